@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up whatever is missing on a Debian or Ubuntu host, then run bee-trace
+# or its test suite. Safe to run again: it installs only what is absent.
+#
+#   scripts/bootstrap.sh run    set up, then: bee-trace --probe-type all --duration 30
+#   scripts/bootstrap.sh test   set up, then run the whole test suite
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="${BEE_TRACE_VENV:-$ROOT/.venv}"
+MODE="${1:-}"
+
+# build: clang, llvm-strip, libbpf headers; run: libbpf1; tests: iproute2,
+# util-linux (setpriv), procps
+APT_PACKAGES=(clang llvm libbpf-dev libbpf1 libelf1 python3 python3-venv iproute2 util-linux procps)
+
+die() {
+	echo "bootstrap: error: $*" >&2
+	exit 1
+}
+
+case "$MODE" in
+run | test) ;;
+*) die "usage: $0 run|test" ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || die "run as root: bee-trace loads kernel programs (try: sudo $0 $MODE)"
+command -v dpkg-query >/dev/null || die "this script supports Debian and Ubuntu (no dpkg-query found)"
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$pkg")
+	fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "bootstrap: installing ${missing[*]}" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+	die "bee-trace needs Python 3.11 or newer; $("$PYTHON" --version 2>&1) found (set PYTHON=...)"
+
+if [ ! -x "$VENV/bin/python" ]; then
+	"$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+if [ "$MODE" = test ]; then
+	"${PIP[@]}" install --require-hashes -r requirements/test.lock
+else
+	"${PIP[@]}" install --require-hashes -r requirements/runtime.lock -r requirements/build.lock
+fi
+# a fresh build every time: the BPF objects come from the sources in this tree
+rm -rf build
+"${PIP[@]}" install --no-build-isolation --no-deps --force-reinstall .
+
+if [ "$MODE" = run ]; then
+	exec "$VENV/bin/bee-trace" --probe-type all --duration 30
+fi
+exec "$VENV/bin/python" -m pytest "${@:2}"

@@ -1,0 +1,441 @@
+"""A small, typed binding to the system's ``libbpf.so.1``.
+
+libbpf opens, relocates (CO-RE), loads and attaches the kernel programs and
+serves maps and the ring buffer. This module wraps just the calls bee-trace
+makes, in the order libbpf expects them: open, configure, load, attach.
+Every failure becomes a :class:`~bee_trace.errors.LoadError` carrying the
+errno and whatever libbpf logged while the call ran.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bee_trace.errors import LoadError
+
+log = logging.getLogger(__name__)
+
+LIBBPF_SONAME: Final = "libbpf.so.1"
+LIBBPF_MIN_VERSION: Final = (1, 1)
+
+_BTF_KIND_STRUCT: Final = 4
+_BTF_KIND_FUNC_PROTO_MASK: Final = 0x1F
+_BTF_KIND_FLAG_BIT: Final = 31
+_BTF_KIND_SHIFT: Final = 24
+_BTF_VLEN_MASK: Final = 0xFFFF
+
+_LIBBPF_WARN: Final = 0
+_LIBBPF_INFO: Final = 1
+
+# int (*)(enum libbpf_print_level, const char *fmt, va_list ap)
+_PRINT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# int (*)(void *ctx, void *data, size_t size)
+_SAMPLE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+
+
+class _BtfType(ctypes.Structure):
+    _fields_ = (("name_off", ctypes.c_uint32), ("info", ctypes.c_uint32), ("size", ctypes.c_uint32))
+
+
+class _BtfMember(ctypes.Structure):
+    _fields_ = (
+        ("name_off", ctypes.c_uint32),
+        ("type", ctypes.c_uint32),
+        ("offset", ctypes.c_uint32),
+    )
+
+
+def _load_library() -> tuple[ctypes.CDLL, ctypes.CDLL]:
+    try:
+        lib = ctypes.CDLL(LIBBPF_SONAME, use_errno=True)
+    except OSError as exc:
+        msg = f"cannot load {LIBBPF_SONAME}: {exc} (install libbpf1, version 1.1 or newer)"
+        raise LoadError(msg) from exc
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _declare(lib, libc)
+    return lib, libc
+
+
+def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
+    vp, cp, i, u32, sz = (
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_uint32,
+        ctypes.c_size_t,
+    )
+    signatures: dict[str, tuple[object, list[object]]] = {
+        "libbpf_major_version": (u32, []),
+        "libbpf_minor_version": (u32, []),
+        "libbpf_set_print": (vp, [_PRINT_FN]),
+        "libbpf_get_error": (ctypes.c_long, [vp]),
+        "bpf_object__open_file": (vp, [cp, vp]),
+        "bpf_object__load": (i, [vp]),
+        "bpf_object__close": (None, [vp]),
+        "bpf_object__btf": (vp, [vp]),
+        "bpf_object__find_program_by_name": (vp, [vp, cp]),
+        "bpf_object__find_map_by_name": (vp, [vp, cp]),
+        "bpf_object__next_program": (vp, [vp, vp]),
+        "bpf_program__name": (cp, [vp]),
+        "bpf_program__section_name": (cp, [vp]),
+        "bpf_program__set_autoload": (i, [vp, ctypes.c_bool]),
+        "bpf_program__attach": (vp, [vp]),
+        "bpf_program__fd": (i, [vp]),
+        "bpf_link__destroy": (i, [vp]),
+        "bpf_map__fd": (i, [vp]),
+        "bpf_map__set_max_entries": (i, [vp, u32]),
+        "bpf_map__max_entries": (u32, [vp]),
+        "bpf_map__initial_value": (vp, [vp, ctypes.POINTER(sz)]),
+        "bpf_map__update_elem": (i, [vp, vp, sz, vp, sz, ctypes.c_uint64]),
+        "bpf_map__lookup_elem": (i, [vp, vp, sz, vp, sz, ctypes.c_uint64]),
+        "ring_buffer__new": (vp, [i, _SAMPLE_FN, vp, vp]),
+        "ring_buffer__add": (i, [vp, i, _SAMPLE_FN, vp]),
+        "ring_buffer__poll": (i, [vp, i]),
+        "ring_buffer__consume": (i, [vp]),
+        "ring_buffer__free": (None, [vp]),
+        "btf__find_by_name_kind": (ctypes.c_int32, [vp, cp, u32]),
+        "btf__type_by_id": (ctypes.POINTER(_BtfType), [vp, u32]),
+        "btf__name_by_offset": (cp, [vp, u32]),
+        "btf__resolve_size": (ctypes.c_long, [vp, u32]),
+        "libbpf_num_possible_cpus": (i, []),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    libc.vsnprintf.restype = i
+    libc.vsnprintf.argtypes = [ctypes.c_char_p, sz, cp, vp]
+
+
+_lib: ctypes.CDLL | None = None
+_libc: ctypes.CDLL | None = None
+_lib_lock = threading.Lock()
+_captured: list[str] | None = None
+_print_cb: object = None
+
+
+def _print(level: int, fmt: bytes | None, ap: int | None) -> int:
+    """Route libbpf's messages to logging; keep warnings of the current call."""
+    if _libc is None or fmt is None:  # pragma: no cover - set before libbpf can print
+        return 0
+    buf = ctypes.create_string_buffer(4096)
+    _libc.vsnprintf(buf, len(buf), fmt, ap)
+    text = buf.value.decode("utf-8", "replace").rstrip("\n")
+    if _captured is not None and level <= _LIBBPF_INFO:
+        _captured.append(text)
+    log.debug("libbpf: %s", text)
+    return 0
+
+
+def lib() -> ctypes.CDLL:
+    """Return the loaded libbpf, loading and checking it on first use."""
+    global _lib, _libc, _print_cb  # noqa: PLW0603 - one process-wide library handle
+    with _lib_lock:
+        if _lib is None:
+            loaded, _libc = _load_library()
+            version = (loaded.libbpf_major_version(), loaded.libbpf_minor_version())
+            if version < LIBBPF_MIN_VERSION:
+                found = ".".join(map(str, version))
+                msg = f"libbpf {found} is too old: bee-trace needs 1.1 or newer"
+                raise LoadError(msg)
+            _print_cb = _PRINT_FN(_print)
+            loaded.libbpf_set_print(_print_cb)
+            _lib = loaded
+        return _lib
+
+
+def libbpf_version() -> str:
+    """The version of the libbpf in use, as ``major.minor``."""
+    lb = lib()
+    return f"{lb.libbpf_major_version()}.{lb.libbpf_minor_version()}"
+
+
+@contextmanager
+def _capture() -> Iterator[list[str]]:
+    """Collect libbpf's warnings while a call runs, for the error message."""
+    global _captured  # noqa: PLW0603 - libbpf's print callback is process-wide
+    lines: list[str] = []
+    _captured = lines
+    try:
+        yield lines
+    finally:
+        _captured = None
+
+
+def _fail(what: str, err: int, log_lines: list[str]) -> LoadError:
+    name = errno.errorcode.get(err, str(err))
+    detail = f"{what}: {name} ({os.strerror(err)})"
+    tail = [line for line in log_lines if line.strip()][-12:]
+    if tail:
+        detail += "\n" + "\n".join(f"  libbpf: {line}" for line in tail)
+    error = LoadError(detail)
+    error.errno = err
+    return error
+
+
+def _ptr_error(ptr: int | None) -> int:
+    """libbpf 1.x returns NULL and sets errno on failure."""
+    if ptr:
+        return 0
+    return ctypes.get_errno() or errno.EINVAL
+
+
+@dataclass(frozen=True, slots=True)
+class StructLayout:
+    """A struct as the object's BTF declares it: size and member offsets."""
+
+    name: str
+    size: int
+    offsets: dict[str, int]
+
+
+class BpfLink:
+    """An attached program; destroying it detaches."""
+
+    def __init__(self, ptr: int, program: str) -> None:
+        """Own the ``struct bpf_link *``."""
+        self._ptr: int | None = ptr
+        self.program = program
+
+    def destroy(self) -> None:
+        """Detach. Safe to call twice."""
+        if self._ptr:
+            lib().bpf_link__destroy(self._ptr)
+            self._ptr = None
+
+
+class BpfMap:
+    """A map of a loaded (or opened) object."""
+
+    def __init__(self, ptr: int, name: str) -> None:
+        """Wrap a ``struct bpf_map *`` owned by its object."""
+        self._ptr = ptr
+        self.name = name
+
+    @property
+    def fd(self) -> int:
+        """The map's file descriptor (after load)."""
+        return int(lib().bpf_map__fd(self._ptr))
+
+    def set_max_entries(self, entries: int) -> None:
+        """Resize before load (for a ring buffer: its size in bytes)."""
+        err = lib().bpf_map__set_max_entries(self._ptr, entries)
+        if err:
+            raise _fail(f"cannot size map {self.name} to {entries}", -err, [])
+
+    def set_initial_value(self, data: bytes) -> None:
+        """Write the start of a global-data map (``.rodata``) before load."""
+        size = ctypes.c_size_t(0)
+        ptr = lib().bpf_map__initial_value(self._ptr, ctypes.byref(size))
+        if not ptr or size.value < len(data):
+            msg = f"map {self.name} holds {size.value} bytes, cannot take {len(data)}"
+            raise LoadError(msg)
+        ctypes.memmove(ptr, data, len(data))
+
+    def update(self, key: bytes, value: bytes) -> None:
+        """Insert or replace one element."""
+        err = lib().bpf_map__update_elem(self._ptr, key, len(key), value, len(value), 0)
+        if err:
+            raise _fail(f"cannot update map {self.name}", -err, [])
+
+    def lookup(self, key: bytes, value_size: int) -> bytes | None:
+        """Return the raw value for key, or None when absent."""
+        out = ctypes.create_string_buffer(value_size)
+        err = lib().bpf_map__lookup_elem(self._ptr, key, len(key), out, value_size, 0)
+        if err == -errno.ENOENT:
+            return None
+        if err:
+            raise _fail(f"cannot read map {self.name}", -err, [])
+        return out.raw
+
+
+class BpfObject:
+    """One BPF object file: open, configure, load, attach, close."""
+
+    def __init__(self, path: Path) -> None:
+        """Open the object (no kernel calls yet besides feature probes)."""
+        self.path = path
+        self.links: list[BpfLink] = []
+        with _capture() as lines:
+            ptr = lib().bpf_object__open_file(os.fsencode(path), None)
+            err = _ptr_error(ptr)
+        if err:
+            raise _fail(f"cannot open BPF object {path}", err, lines)
+        self._ptr: int | None = ptr
+
+    @property
+    def ptr(self) -> int:
+        """The ``struct bpf_object *``; raises once closed."""
+        if not self._ptr:
+            msg = f"BPF object {self.path} is closed"
+            raise LoadError(msg)
+        return self._ptr
+
+    def map(self, name: str) -> BpfMap:
+        """Find a map by name (``.rodata`` maps are named ``<obj>.rodata``)."""
+        ptr = lib().bpf_object__find_map_by_name(self.ptr, name.encode())
+        if not ptr:
+            msg = f"BPF object {self.path.name} has no map {name}"
+            raise LoadError(msg)
+        return BpfMap(ptr, name)
+
+    def program_names(self) -> list[str]:
+        """Names of every program in the object, in object order."""
+        names: list[str] = []
+        prog = lib().bpf_object__next_program(self.ptr, None)
+        while prog:
+            names.append(lib().bpf_program__name(prog).decode())
+            prog = lib().bpf_object__next_program(self.ptr, prog)
+        return names
+
+    def _program(self, name: str) -> int:
+        ptr = lib().bpf_object__find_program_by_name(self.ptr, name.encode())
+        if not ptr:
+            msg = f"BPF object {self.path.name} has no program {name}"
+            raise LoadError(msg)
+        return int(ptr)
+
+    def set_autoload(self, name: str, *, enabled: bool) -> None:
+        """Choose, before load, whether a program is loaded at all."""
+        lib().bpf_program__set_autoload(self._program(name), enabled)
+
+    def section(self, name: str) -> str:
+        """The ELF section (hook) a program was declared for."""
+        return str(lib().bpf_program__section_name(self._program(name)).decode())
+
+    def program_fd(self, name: str) -> int:
+        """The program's file descriptor after load."""
+        return int(lib().bpf_program__fd(self._program(name)))
+
+    def load(self) -> None:
+        """Relocate against the kernel's BTF and load into the kernel."""
+        with _capture() as lines:
+            err = lib().bpf_object__load(self.ptr)
+        if err:
+            raise _fail(f"cannot load {self.path.name} into the kernel", -err, lines)
+
+    def attach(self, name: str) -> BpfLink:
+        """Attach one program to the hook its section names."""
+        with _capture() as lines:
+            ptr = lib().bpf_program__attach(self._program(name))
+            err = _ptr_error(ptr)
+        if err:
+            raise _fail(f"cannot attach {name} ({self.section(name)})", err, lines)
+        link = BpfLink(ptr, name)
+        self.links.append(link)
+        return link
+
+    def struct_layout(self, name: str) -> StructLayout:
+        """Read a struct's size and member offsets from the object's BTF."""
+        lb = lib()
+        btf = lb.bpf_object__btf(self.ptr)
+        type_id = lb.btf__find_by_name_kind(btf, name.encode(), _BTF_KIND_STRUCT) if btf else -1
+        if type_id < 0:
+            msg = f"BPF object {self.path.name} has no BTF for struct {name}"
+            raise LoadError(msg)
+        t = lb.btf__type_by_id(btf, type_id).contents
+        vlen = t.info & _BTF_VLEN_MASK
+        bitfields = (t.info >> _BTF_KIND_FLAG_BIT) & 1
+        members_addr = ctypes.addressof(t) + ctypes.sizeof(_BtfType)
+        members = (_BtfMember * vlen).from_address(members_addr)
+        offsets: dict[str, int] = {}
+        for m in members:
+            bit_offset = m.offset & 0xFFFFFF if bitfields else m.offset
+            offsets[lb.btf__name_by_offset(btf, m.name_off).decode()] = bit_offset // 8
+        return StructLayout(name=name, size=int(t.size), offsets=offsets)
+
+    def detach(self) -> None:
+        """Destroy every link this object made."""
+        for link in reversed(self.links):
+            link.destroy()
+        self.links.clear()
+
+    def close(self) -> None:
+        """Detach, unload and free. Safe to call twice."""
+        self.detach()
+        if self._ptr:
+            lib().bpf_object__close(self._ptr)
+            self._ptr = None
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs: the stride of per-CPU map values."""
+    n = int(lib().libbpf_num_possible_cpus())
+    if n <= 0:
+        raise _fail("cannot count possible CPUs", -n, [])
+    return n
+
+
+SampleHandler = Callable[[bytes], None]
+
+
+class RingBuffer:
+    """Consumes one or more BPF ring buffer maps through one epoll set."""
+
+    def __init__(self) -> None:
+        """Start empty; add maps with :meth:`add`."""
+        self._ptr: int | None = None
+        # keep every callback alive as long as libbpf may call it
+        self._callbacks: list[object] = []
+        self.error: BaseException | None = None
+
+    def add(self, bpf_map: BpfMap, handler: SampleHandler) -> None:
+        """Deliver each record of bpf_map to handler, as bytes."""
+
+        def on_sample(_ctx: int | None, data: int | None, size: int) -> int:
+            try:
+                handler(ctypes.string_at(data, size) if data else b"")
+            except BaseException as exc:  # noqa: BLE001 - re-raised after poll returns
+                self.error = exc
+                return -errno.ECANCELED
+            return 0
+
+        cb = _SAMPLE_FN(on_sample)
+        self._callbacks.append(cb)
+        lb = lib()
+        with _capture() as lines:
+            if self._ptr is None:
+                ptr = lb.ring_buffer__new(bpf_map.fd, cb, None, None)
+                err = _ptr_error(ptr)
+                if not err:
+                    self._ptr = ptr
+            else:
+                err = -lb.ring_buffer__add(self._ptr, bpf_map.fd, cb, None)
+        if err:
+            raise _fail(f"cannot consume ring buffer {bpf_map.name}", err, lines)
+
+    def _run(self, rc: int) -> int:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        if rc < 0 and rc != -errno.EINTR:
+            raise _fail("ring buffer poll failed", -rc, [])
+        return max(rc, 0)
+
+    def poll(self, timeout_ms: int) -> int:
+        """Wait up to timeout_ms for records and deliver them; return how many."""
+        if self._ptr is None:
+            return 0
+        return self._run(lib().ring_buffer__poll(self._ptr, timeout_ms))
+
+    def consume(self) -> int:
+        """Deliver whatever is already in the buffers, without waiting."""
+        if self._ptr is None:
+            return 0
+        return self._run(lib().ring_buffer__consume(self._ptr))
+
+    def close(self) -> None:
+        """Free the consumer. Safe to call twice."""
+        if self._ptr:
+            lib().ring_buffer__free(self._ptr)
+            self._ptr = None

@@ -1,0 +1,214 @@
+"""The ``bee-trace`` command: flags, exit codes, logging; wires the rest.
+
+Every failure a user can cause or meet ends here as one ``error:`` line per
+problem on standard error and a distinct exit code (see :class:`ExitCode`),
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from bee_trace import __version__
+from bee_trace.errors import BeeTraceError, ExitCode, UsageError
+from bee_trace.events.model import ProbeStats
+from bee_trace.outputs import FORMATS, open_output
+from bee_trace.outputs.summary import format_progress, format_summary
+from bee_trace.policy import Policy, load_policy
+from bee_trace.probes import PROBE_TYPES, PROBES, ProbeContext
+
+log = logging.getLogger("bee_trace")
+
+PROG = "bee-trace"
+STATS_EVERY_S = 10.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem, then exit with USAGE."""
+        sys.stderr.write(f"{PROG}: error: {message} (see '{PROG} --help')\n")
+        raise SystemExit(ExitCode.USAGE)
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"invalid duration {text!r}: expected a number of seconds"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 0 or value != value or value == float("inf"):  # noqa: PLR0124 - NaN check
+        msg = f"invalid duration {text!r}: must be 0 (run until stopped) or more"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; docs/cli.md is checked against it."""
+    parser = _Parser(
+        prog=PROG,
+        description="Linux host security monitor built on eBPF.",
+        epilog=(
+            "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or policy, "
+            "3 missing host requirement, 4 kernel program failed to load, "
+            "5 output failed."
+        ),
+    )
+    parser.add_argument(
+        "--probe-type",
+        choices=[*PROBE_TYPES, "all"],
+        default="all",
+        help="which probes to run (default: all)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_duration,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop after this many seconds; 0 or absent runs until SIGINT or SIGTERM",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="policy file (default: the policy embedded in the package)",
+    )
+    parser.add_argument(
+        "--check-config",
+        type=Path,
+        metavar="PATH",
+        help="validate a policy file and exit (0 valid, 2 invalid)",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", help="event format (default: text)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="append events to this file (default: standard output)",
+    )
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="more diagnostics, and event and drop counts every 10 seconds",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _setup_logging(*, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    root = logging.getLogger("bee_trace")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    debug = os.environ.get("BEE_TRACE_LOG", "").lower() == "debug"
+    root.setLevel(logging.DEBUG if debug or verbose else logging.INFO)
+    # libbpf's own chatter only when asked for by name
+    logging.getLogger("bee_trace.bpf.libbpf").setLevel(
+        logging.DEBUG if debug else logging.WARNING
+    )
+
+
+def _select_probes(probe_type: str) -> list[str]:
+    if probe_type == "all":
+        return [name for name in PROBE_TYPES if name in PROBES]
+    if probe_type not in PROBES:
+        available = ", ".join(PROBES)
+        msg = (
+            f"probe type {probe_type} is not available in bee-trace {__version__} "
+            f"(available: {available})"
+        )
+        raise UsageError(msg)
+    return [probe_type]
+
+
+def _check_config(path: Path) -> int:
+    policy = load_policy(path)
+    sys.stdout.write(
+        f"{path}: policy is valid ({len(policy.files.watch_read)} files.watch_read patterns)\n"
+    )
+    return ExitCode.OK
+
+
+def _boot_to_utc_ns() -> int:
+    """Offset from CLOCK_BOOTTIME (bpf_ktime_get_boot_ns) to UTC."""
+    return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def _run(args: argparse.Namespace, policy: Policy) -> int:
+    # imported here so that --help and --check-config need no libbpf
+    from bee_trace.host.checks import check_host  # noqa: PLC0415
+    from bee_trace.runtime import Monitor, run_until  # noqa: PLC0415
+
+    names = _select_probes(args.probe_type)
+    if args.probe_type == "all":
+        absent = [name for name in PROBE_TYPES if name not in PROBES]
+        log.info(
+            "probe type all: starting %s%s",
+            ", ".join(names),
+            f" ({', '.join(absent)} not available in this version)" if absent else "",
+        )
+    check_host()
+
+    ctx = ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=_boot_to_utc_ns())
+    output = open_output(args.format, args.output)
+    monitor = Monitor([PROBES[name](ctx) for name in names], output)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def progress() -> None:
+        log.info("%s", format_progress(monitor.stats()))
+
+    stats: list[ProbeStats] = []
+    try:
+        monitor.start()
+        log.info("ready: %s attached, policy %s", ", ".join(names), policy.source)
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        run_until(monitor, stop, deadline, progress if args.verbose else None, STATS_EVERY_S)
+    finally:
+        try:
+            summary = monitor.stop()
+            output.flush()
+        finally:
+            monitor.close()
+            output.close()
+    for line in format_summary(summary):
+        log.info("%s", line)
+    del stats
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bee-trace`` console script."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(verbose=args.verbose)
+    try:
+        if args.check_config is not None:
+            return _check_config(args.check_config)
+        policy = load_policy(args.config)
+        return _run(args, policy)
+    except BeeTraceError as exc:
+        for line in exc.lines():
+            sys.stderr.write(f"{PROG}: error: {line}\n")
+        return int(exc.exit_code)

@@ -1,0 +1,1 @@
+"""Events: the decoded, enriched records that outputs receive."""

@@ -1,0 +1,126 @@
+"""ctypes mirrors of the records declared in ``kernel/bee_trace.h``.
+
+The C header is the declaration; these mirrors are checked against the BTF
+that clang emits for it into each object (:func:`check_layout`), when the
+object is loaded and in the tests. A mismatch stops bee-trace rather than
+letting it decode garbage.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from enum import IntEnum
+from typing import Final
+
+from bee_trace.bpf import StructLayout
+from bee_trace.errors import LoadError
+
+COMM_LEN: Final = 16
+PATH_MAX: Final = 4096
+FILTER_KEY_MAX: Final = 60
+
+
+class EventKind(IntEnum):
+    """``enum bt_event_kind``: what follows the common header."""
+
+    FILE_ACCESS = 1
+
+
+class Counter(IntEnum):
+    """``enum bt_counter``: the per-CPU counters every probe keeps."""
+
+    EMITTED = 0
+    DROP_RINGBUF = 1
+    DROP_PENDING_FULL = 2
+
+
+COUNTER_SLOTS: Final = 3
+
+
+class EventHeader(ctypes.Structure):
+    """``struct bt_event_header``."""
+
+    _fields_ = (
+        ("kind", ctypes.c_uint16),
+        ("size", ctypes.c_uint16),
+        ("_pad0", ctypes.c_uint32),
+        ("ts_boot_ns", ctypes.c_uint64),
+        ("pid", ctypes.c_uint32),
+        ("tid", ctypes.c_uint32),
+        ("ppid", ctypes.c_uint32),
+        ("uid", ctypes.c_uint32),
+        ("comm", ctypes.c_char * COMM_LEN),
+    )
+
+
+class FileEvent(ctypes.Structure):
+    """``struct bt_file_event``; the path is variable-length on the wire."""
+
+    _fields_ = (
+        ("hdr", EventHeader),
+        ("result", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("dfd", ctypes.c_int32),
+        ("syscall", ctypes.c_uint16),
+        ("path_len", ctypes.c_uint16),
+        ("path_source", ctypes.c_uint8),
+        ("_pad1", ctypes.c_uint8 * 7),
+        ("path", ctypes.c_char * PATH_MAX),
+    )
+
+
+class FilterKey(ctypes.Structure):
+    """``struct bt_filter_key``."""
+
+    _fields_ = (
+        ("kind", ctypes.c_uint8),
+        ("len", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 2),
+        ("value", ctypes.c_char * FILTER_KEY_MAX),
+    )
+
+
+class FileConfig(ctypes.Structure):
+    """``struct bt_file_config``, the file probe's read-only globals."""
+
+    _fields_ = (
+        ("self_tgid", ctypes.c_uint32),
+        ("_pad0", ctypes.c_uint32),
+        ("suffix_lens", ctypes.c_uint64),
+        ("prefix_lens", ctypes.c_uint64),
+        ("has_dirname", ctypes.c_uint8),
+        ("_pad1", ctypes.c_uint8 * 7),
+    )
+
+
+# C struct name -> its mirror
+MIRRORS: Final[dict[str, type[ctypes.Structure]]] = {
+    "bt_event_header": EventHeader,
+    "bt_file_event": FileEvent,
+    "bt_filter_key": FilterKey,
+    "bt_file_config": FileConfig,
+}
+
+
+def mirror_layout(mirror: type[ctypes.Structure]) -> StructLayout:
+    """The layout of a ctypes mirror, in the same shape as BTF gives it."""
+    offsets: dict[str, int] = {}
+    for field in mirror._fields_:
+        name = field[0]
+        offsets[name] = getattr(mirror, name).offset
+    return StructLayout(name=mirror.__name__, size=ctypes.sizeof(mirror), offsets=offsets)
+
+
+def check_layout(btf: StructLayout, mirror: type[ctypes.Structure]) -> None:
+    """Raise LoadError naming every difference between BTF and mirror."""
+    ours = mirror_layout(mirror)
+    problems: list[str] = []
+    if btf.size != ours.size:
+        problems.append(f"size {btf.size} in BTF, {ours.size} in Python")
+    for name in sorted(set(btf.offsets) | set(ours.offsets)):
+        theirs, mine = btf.offsets.get(name), ours.offsets.get(name)
+        if theirs != mine:
+            problems.append(f"field {name}: offset {theirs} in BTF, {mine} in Python")
+    if problems:
+        msg = f"struct {btf.name} drifted from its Python mirror: " + "; ".join(problems)
+        raise LoadError(msg)

@@ -1,0 +1,1 @@
+"""What the host offers: kernel version, BTF, privileges, tracefs."""

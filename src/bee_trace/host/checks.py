@@ -1,0 +1,148 @@
+"""Start-up checks: everything bee-trace needs from the host, named one by one.
+
+Features are probed, not inferred from version numbers, except the kernel
+version floor itself, which stands for the ring buffer map (Linux 5.8).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import platform
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bee_trace.errors import HostRequirementError
+
+log = logging.getLogger(__name__)
+
+MIN_KERNEL: Final = (5, 8)
+BTF_PATH: Final = Path("/sys/kernel/btf/vmlinux")
+TRACEFS_DIR: Final = Path("/sys/kernel/tracing")
+DEBUGFS_TRACING_DIR: Final = Path("/sys/kernel/debug/tracing")
+
+CAP_SYS_ADMIN: Final = 21
+CAP_PERFMON: Final = 38
+CAP_BPF: Final = 39
+
+
+@dataclass(frozen=True, slots=True)
+class HostPaths:
+    """Where the checks look; tests point these at scratch files."""
+
+    proc_self_status: Path = Path("/proc/self/status")
+    proc_mounts: Path = Path("/proc/self/mounts")
+    btf: Path = BTF_PATH
+    tracefs: Path = TRACEFS_DIR
+
+
+def parse_kernel_release(release: str) -> tuple[int, int]:
+    """``6.18.44-fc-v1147`` -> ``(6, 18)``."""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    if not m:
+        msg = f"cannot parse kernel release {release!r}"
+        raise ValueError(msg)
+    return int(m.group(1)), int(m.group(2))
+
+
+def effective_caps(status: Path) -> int:
+    """The CapEff bit mask of this process."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    msg = f"{status} has no CapEff line"
+    raise ValueError(msg)
+
+
+def missing_privileges(caps: int) -> list[str]:
+    """Name what is missing for loading and attaching tracing programs."""
+    if caps & (1 << CAP_SYS_ADMIN):
+        return []
+    missing = [
+        f"capability {name} (or CAP_SYS_ADMIN): {why}"
+        for bit, name, why in (
+            (CAP_BPF, "CAP_BPF", "needed to load BPF programs and create maps"),
+            (CAP_PERFMON, "CAP_PERFMON", "needed to attach tracepoint programs"),
+        )
+        if not caps & (1 << bit)
+    ]
+    return missing
+
+
+def tracefs_mounted(mounts: Path, where: Iterable[Path]) -> Path | None:
+    """A tracefs mount at one of the places libbpf looks, if any."""
+    wanted = {str(p) for p in where}
+    for line in mounts.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2] == "tracefs" and fields[1] in wanted:
+            return Path(fields[1])
+    return None
+
+
+def mount_tracefs(target: Path) -> None:
+    """Mount tracefs at target (needs CAP_SYS_ADMIN)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_void_p]
+    libc.mount.restype = ctypes.c_int
+    if libc.mount(b"tracefs", os.fsencode(target), b"tracefs", None, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(target))
+
+
+def ensure_tracefs(paths: HostPaths) -> str | None:
+    """Make tracefs available where libbpf looks; return a problem or None."""
+    found = tracefs_mounted(paths.proc_mounts, (paths.tracefs, DEBUGFS_TRACING_DIR))
+    if found is not None:
+        return None
+    try:
+        mount_tracefs(paths.tracefs)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        return (
+            f"tracefs: not mounted at {paths.tracefs} and mounting it failed: "
+            f"{name} ({exc.strerror}); mount it with 'mount -t tracefs tracefs {paths.tracefs}'"
+        )
+    log.info("mounted tracefs at %s", paths.tracefs)
+    return None
+
+
+def check_host(paths: HostPaths | None = None, release: str | None = None) -> None:
+    """Raise HostRequirementError naming every missing requirement."""
+    paths = paths or HostPaths()
+    missing: list[str] = []
+
+    release = release or platform.release()
+    try:
+        version = parse_kernel_release(release)
+    except ValueError as exc:
+        missing.append(str(exc))
+    else:
+        if version < MIN_KERNEL:
+            floor = ".".join(map(str, MIN_KERNEL))
+            missing.append(f"Linux {floor} or newer (BPF ring buffer); this is {release}")
+
+    if not os.access(paths.btf, os.R_OK):
+        missing.append(
+            f"kernel BTF at {paths.btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)"
+        )
+
+    try:
+        caps = effective_caps(paths.proc_self_status)
+    except (OSError, ValueError) as exc:
+        missing.append(f"cannot read capabilities: {exc}")
+        caps = 0
+    privileges = missing_privileges(caps)
+    missing.extend(privileges)
+
+    if not privileges:
+        problem = ensure_tracefs(paths)
+        if problem:
+            missing.append(problem)
+
+    if missing:
+        raise HostRequirementError(missing)

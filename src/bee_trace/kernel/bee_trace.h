@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * Records shared by the kernel programs and user space: the one declaration.
+ *
+ * Fixed-width fields, explicit padding, a common header first. User space
+ * mirrors these with ctypes and checks the mirror against the BTF that clang
+ * emits for this header into every object, at load time and in the tests, so
+ * the two sides cannot drift apart silently.
+ */
+#ifndef BEE_TRACE_H
+#define BEE_TRACE_H
+
+#include <linux/types.h>
+
+#define BT_COMM_LEN 16
+#define BT_PATH_MAX 4096
+#define BT_FILTER_KEY_MAX 60
+
+enum bt_event_kind {
+	BT_EVENT_FILE_ACCESS = 1,
+};
+
+/* every record starts with this header */
+struct bt_event_header {
+	__u16 kind;
+	__u16 size;
+	__u32 _pad0;
+	__u64 ts_boot_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	char comm[BT_COMM_LEN];
+};
+
+enum bt_open_syscall {
+	BT_SYS_OPEN = 1,
+	BT_SYS_OPENAT = 2,
+	BT_SYS_OPENAT2 = 3,
+};
+
+enum bt_file_path_source {
+	/* walked from the opened file's dentry: the real absolute path */
+	BT_PATH_RESOLVED = 1,
+	/* the name the caller passed; the open failed so there is no file */
+	BT_PATH_AS_PASSED = 2,
+	/* resolved, but deeper than the walk goes: leading components missing */
+	BT_PATH_TRUNCATED = 3,
+};
+
+/*
+ * A file open that passed the kernel pre-filter. Only the first path_len
+ * bytes of path (plus a NUL) are sent, so the record is variable-sized.
+ */
+struct bt_file_event {
+	struct bt_event_header hdr;
+	__s32 result;
+	__u32 flags;
+	__s32 dfd;
+	__u16 syscall;
+	__u16 path_len;
+	__u8 path_source;
+	__u8 _pad1[7];
+	char path[BT_PATH_MAX];
+};
+
+/* what the pre-filter compares the opened file's names against */
+enum bt_filter_kind {
+	BT_FILTER_NAME = 1,
+	BT_FILTER_SUFFIX = 2,
+	BT_FILTER_PREFIX = 3,
+	BT_FILTER_DIRNAME = 4,
+};
+
+struct bt_filter_key {
+	__u8 kind;
+	__u8 len;
+	__u8 _pad[2];
+	char value[BT_FILTER_KEY_MAX];
+};
+
+/* per-CPU counters, indexed by this enum */
+enum bt_counter {
+	BT_CNT_EMITTED = 0,
+	BT_CNT_DROP_RINGBUF = 1,
+	BT_CNT_DROP_PENDING_FULL = 2,
+	BT_CNT_MAX = 3,
+};
+
+/* read-only configuration, set by user space before load */
+struct bt_file_config {
+	__u32 self_tgid;
+	__u32 _pad0;
+	/* bit n set: a SUFFIX (resp. PREFIX) key of length n exists */
+	__u64 suffix_lens;
+	__u64 prefix_lens;
+	__u8 has_dirname;
+	__u8 _pad1[7];
+};
+
+#endif /* BEE_TRACE_H */

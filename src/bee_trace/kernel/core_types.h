@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * The few kernel types bee-trace reads, declared for CO-RE.
+ *
+ * Only the fields read are declared. preserve_access_index makes clang emit a
+ * relocation for every access, and libbpf rewrites the offsets against the
+ * running kernel's BTF at load time, so the layout here never has to match
+ * any particular kernel. This spares the build a generated vmlinux.h.
+ */
+#ifndef BEE_TRACE_CORE_TYPES_H
+#define BEE_TRACE_CORE_TYPES_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* fs/mount.h: private to the kernel, but present in its BTF */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+struct file {
+	struct path f_path;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct task_struct *real_parent;
+	struct files_struct *files;
+};
+
+struct open_how {
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
+};
+
+#pragma clang attribute pop
+
+#endif /* BEE_TRACE_CORE_TYPES_H */

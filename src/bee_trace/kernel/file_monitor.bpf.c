@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * file_monitor: opens for reading of watched files.
+ *
+ * Syscall tracepoints are the hooks because they are there on every kernel
+ * bee-trace supports, unlike fentry or BPF LSM. The entry side keeps the
+ * arguments per thread; the exit side knows the result and, when the open
+ * succeeded, finds the struct file behind the new descriptor. From that file
+ * the real path is walked dentry by dentry, so relative names, directory
+ * descriptors and symlinks all end in the same absolute path. The pre-filter
+ * looks at the file's name and its parent's name only, and the walk happens
+ * only for files that pass it: unwatched opens never reach user space.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "core_types.h"
+#include "bee_trace.h"
+
+#define O_ACCMODE 00000003
+#define O_WRONLY 00000001
+#define O_PATH 010000000
+#define AT_FDCWD -100
+
+#define NAME_MAX 255
+#define WALK_MAX_DEPTH 48
+#define SCRATCH_HALF BT_PATH_MAX
+
+/*
+ * clang may drop an AND whose result it proves in range, but the verifier
+ * tracks the 64-bit register and needs to see the bound: keep it in asm.
+ */
+#define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile struct bt_file_config cfg = {};
+
+/* keeps the record type in the object's BTF for the user-space check */
+const struct bt_file_event *bt_file_event_btf __attribute__((unused));
+
+struct pending_open {
+	__u64 filename;
+	__u32 flags;
+	__s32 dfd;
+	__u16 syscall;
+};
+
+struct scratch {
+	struct bt_file_event ev;
+	/*
+	 * the walk's write position lives here, not in a register, so the
+	 * verifier sees every iteration alike and prunes instead of unrolling
+	 */
+	__u32 pos;
+	__u32 end;
+	__s32 slash;
+	__s32 pslash;
+	__u32 name_len;
+	__u32 pname_len;
+	__u32 _pad;
+	char name[NAME_MAX + 1];
+	char pname[NAME_MAX + 1];
+	/* path assembled right to left ends at SCRATCH_HALF */
+	char walk[2 * SCRATCH_HALF];
+};
+
+struct syscall_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__u64 args[6];
+};
+
+struct syscall_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__s64 ret;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct bt_filter_key);
+	__type(value, __u8);
+} filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct pending_open);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *val = bpf_map_lookup_elem(&counters, &which);
+
+	if (val)
+		*val += 1;
+}
+
+static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd, __u16 syscall)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_open p = {};
+
+	if (id >> 32 == cfg.self_tgid)
+		return 0;
+
+	/* only opens that can read: write-only and O_PATH descriptors cannot */
+	if ((flags & O_ACCMODE) == O_WRONLY || (flags & O_PATH))
+		return 0;
+
+	p.filename = filename;
+	p.flags = flags;
+	p.dfd = dfd;
+	p.syscall = syscall;
+	if (bpf_map_update_elem(&pending, &id, &p, BPF_ANY))
+		count(BT_CNT_DROP_PENDING_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int enter_open(struct syscall_enter_ctx *ctx)
+{
+	return remember_open(ctx->args[0], (__u32)ctx->args[1], AT_FDCWD, BT_SYS_OPEN);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int enter_openat(struct syscall_enter_ctx *ctx)
+{
+	return remember_open(ctx->args[1], (__u32)ctx->args[2], (__s32)ctx->args[0], BT_SYS_OPENAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int enter_openat2(struct syscall_enter_ctx *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return remember_open(ctx->args[1], (__u32)how.flags, (__s32)ctx->args[0], BT_SYS_OPENAT2);
+}
+
+/* does one key of this kind, taken from src[off, off+len), exist in the filter? */
+static __always_inline bool filter_has(__u8 kind, const char *src, __u64 off, __u64 len)
+{
+	struct bt_filter_key key = {};
+
+	if (len == 0 || len > BT_FILTER_KEY_MAX)
+		return false;
+	key.kind = kind;
+	key.len = len;
+	BOUND(len, 0x3f);
+	BOUND(off, 0xfff);
+	if (len > BT_FILTER_KEY_MAX)
+		return false;
+	if (bpf_probe_read_kernel(key.value, len, src + off))
+		return false;
+	return bpf_map_lookup_elem(&filter, &key) != NULL;
+}
+
+/*
+ * The pre-filter. name and parent point at kernel or map memory, name_len
+ * and parent_len are their lengths. A match here only means user space will
+ * look closer: it refines with the full pattern.
+ */
+static __always_inline bool prefilter(const char *name, __u32 name_len, const char *parent,
+				      __u32 parent_len)
+{
+	__u32 n;
+
+	if (filter_has(BT_FILTER_NAME, name, 0, name_len))
+		return true;
+	if (cfg.has_dirname && parent_len && filter_has(BT_FILTER_DIRNAME, parent, 0, parent_len))
+		return true;
+
+	for (n = 1; n <= BT_FILTER_KEY_MAX; n++) {
+		if (n > name_len)
+			break;
+		if ((cfg.prefix_lens & (1ULL << n)) && filter_has(BT_FILTER_PREFIX, name, 0, n))
+			return true;
+		if ((cfg.suffix_lens & (1ULL << n)) &&
+		    filter_has(BT_FILTER_SUFFIX, name, name_len - n, n))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline struct file *file_of_fd(struct task_struct *task, __u32 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/*
+ * Writes the absolute path of (mnt, dentry) into s->walk so that it ends at
+ * SCRATCH_HALF, and returns where it starts. Mount points are crossed by
+ * stepping to the parent mount, as d_path does; the walk stops at the root
+ * of the mount namespace's tree or after WALK_MAX_DEPTH components.
+ */
+static __always_inline __u32 walk_path(struct scratch *s, struct vfsmount *vfsmnt,
+				       struct dentry *dentry, bool *truncated)
+{
+	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	struct mount *mnt = (void *)vfsmnt - mnt_off;
+	__u32 pos;
+	int i;
+
+	*truncated = true;
+	s->walk[SCRATCH_HALF] = '\0';
+	s->pos = SCRATCH_HALF;
+	for (i = 0; i < WALK_MAX_DEPTH; i++) {
+		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent;
+		struct qstr d_name;
+		__u32 len;
+
+		if (dentry == mnt_root) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (mnt_parent == mnt) {
+				*truncated = false;
+				break;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			continue;
+		}
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry) {
+			*truncated = false;
+			break;
+		}
+		d_name = BPF_CORE_READ(dentry, d_name);
+		len = d_name.len & NAME_MAX;
+		pos = s->pos;
+		if (len + 1 > pos)
+			break;
+		pos -= len;
+		bpf_probe_read_kernel(&s->walk[pos & (SCRATCH_HALF - 1)], len, d_name.name);
+		pos -= 1;
+		s->walk[pos & (SCRATCH_HALF - 1)] = '/';
+		s->pos = pos;
+		dentry = parent;
+	}
+	pos = s->pos;
+	if (pos == SCRATCH_HALF) {
+		pos -= 1;
+		s->walk[pos & (SCRATCH_HALF - 1)] = '/';
+	}
+	return pos;
+}
+
+static __always_inline void fill_header(struct bt_event_header *hdr, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	hdr->kind = BT_EVENT_FILE_ACCESS;
+	hdr->ts_boot_ns = bpf_ktime_get_boot_ns();
+	hdr->pid = id >> 32;
+	hdr->tid = (__u32)id;
+	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	hdr->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+static __always_inline void send(struct bt_file_event *ev, __u32 path_len)
+{
+	__u32 size;
+
+	path_len &= BT_PATH_MAX - 1;
+	ev->path_len = path_len;
+	size = offsetof(struct bt_file_event, path) + path_len + 1;
+	ev->hdr.size = size;
+	if (size > sizeof(*ev))
+		size = sizeof(*ev);
+	if (bpf_ringbuf_output(&events, ev, size, 0))
+		count(BT_CNT_DROP_RINGBUF);
+	else
+		count(BT_CNT_EMITTED);
+}
+
+/* the open succeeded: judge and name the file the descriptor refers to */
+static __always_inline void report_file(struct scratch *s, struct task_struct *task, __u32 fd)
+{
+	struct file *f = file_of_fd(task, fd);
+	struct dentry *dentry, *parent;
+	struct qstr name, pname;
+	bool truncated;
+	__u64 pos, len;
+
+	if (!f)
+		return;
+	dentry = BPF_CORE_READ(f, f_path.dentry);
+	parent = BPF_CORE_READ(dentry, d_parent);
+	name = BPF_CORE_READ(dentry, d_name);
+	pname = BPF_CORE_READ(parent, d_name);
+	if (!prefilter((const char *)name.name, name.len, (const char *)pname.name, pname.len))
+		return;
+
+	pos = walk_path(s, BPF_CORE_READ(f, f_path.mnt), dentry, &truncated);
+	len = SCRATCH_HALF - pos;
+	if (len > BT_PATH_MAX - 1) {
+		/* no room for the NUL: drop the leading byte, the path is cut anyway */
+		len = BT_PATH_MAX - 1;
+		pos += 1;
+		truncated = true;
+	}
+	BOUND(len, 0xfff);
+	BOUND(pos, 0xfff);
+	bpf_probe_read_kernel(s->ev.path, len, &s->walk[pos]);
+	s->ev.path[len] = '\0';
+	s->ev.path_source = truncated ? BT_PATH_TRUNCATED : BT_PATH_RESOLVED;
+	send(&s->ev, len);
+}
+
+/*
+ * The open failed: there is no file, only the name the caller passed. Its
+ * last component (and the one before) is what the pre-filter judges; user
+ * space makes the name absolute.
+ */
+static __always_inline void report_name(struct scratch *s, __u64 filename)
+{
+	long n = bpf_probe_read_user_str(s->ev.path, sizeof(s->ev.path), (void *)filename);
+	__u64 end, base, pbase, len;
+	int i;
+
+	if (n <= 1)
+		return;
+	end = (__u64)(n - 1);
+
+	/*
+	 * scan back for the last two slashes; the end and the positions found
+	 * live in map memory (see struct scratch) so every iteration looks alike
+	 */
+	s->end = end;
+	s->slash = -1;
+	s->pslash = -1;
+	for (i = 1; i <= 2 * (NAME_MAX + 1); i++) {
+		__u64 at = s->end - i;
+
+		if (i > s->end)
+			break;
+		BOUND(at, 0xfff);
+		if (s->ev.path[at] != '/')
+			continue;
+		if (s->slash < 0) {
+			s->slash = at;
+			continue;
+		}
+		s->pslash = at;
+		break;
+	}
+
+	base = (__u64)(s->slash + 1);
+	len = end - base;
+	if (len > NAME_MAX)
+		return;
+	BOUND(base, 0xfff);
+	BOUND(len, 0xff);
+	s->name_len = len;
+	bpf_probe_read_kernel(s->name, len, &s->ev.path[base]);
+
+	s->pname_len = 0;
+	if (s->slash > 0) {
+		pbase = (__u64)(s->pslash + 1);
+		len = (__u64)s->slash - pbase;
+		if (len <= NAME_MAX) {
+			BOUND(pbase, 0xfff);
+			BOUND(len, 0xff);
+			s->pname_len = len;
+			bpf_probe_read_kernel(s->pname, len, &s->ev.path[pbase]);
+		}
+	}
+
+	if (!prefilter(s->name, s->name_len, s->pname, s->pname_len))
+		return;
+	s->ev.path_source = BT_PATH_AS_PASSED;
+	send(&s->ev, end);
+}
+
+static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct pending_open *p;
+	struct scratch *s;
+	__u32 zero = 0;
+
+	p = bpf_map_lookup_elem(&pending, &id);
+	if (!p)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		goto out;
+
+	task = (struct task_struct *)bpf_get_current_task();
+	fill_header(&s->ev.hdr, task);
+	s->ev.result = (__s32)ctx->ret;
+	s->ev.flags = p->flags;
+	s->ev.dfd = p->dfd;
+	s->ev.syscall = p->syscall;
+	if (ctx->ret >= 0)
+		report_file(s, task, (__u32)ctx->ret);
+	else
+		report_name(s, p->filename);
+out:
+	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int exit_open(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int exit_openat(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int exit_openat2(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}

@@ -1,0 +1,192 @@
+"""Outputs: where decoded events go, in which format.
+
+An output takes :class:`~bee_trace.events.model.Event` objects and knows
+nothing of the kernel. :func:`open_output` is the one way in; the formats
+live in :mod:`~bee_trace.outputs.text` and :mod:`~bee_trace.outputs.jsonl`.
+Lines are written as UTF-8 whatever the locale, and flushed one by one so a
+reader (``tail -f``, a pipe into ``jq``) sees each event as it happens.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from bee_trace.errors import OutputError, UsageError
+from bee_trace.outputs import jsonl, text
+
+if TYPE_CHECKING:
+    import pathlib
+    from collections.abc import Callable
+
+    from bee_trace.events.model import Event
+
+__all__ = ["FORMATS", "LineOutput", "Output", "open_output"]
+
+FORMATS = ("text", "json")
+
+_FORMATTERS: dict[str, Callable[[Event], str]] = {
+    "text": text.format_event,
+    "json": jsonl.format_event,
+}
+
+STDOUT_NAME = "<stdout>"
+
+
+class Output(Protocol):
+    """Where events go: a sink that renders each event in one format."""
+
+    def write(self, event: Event) -> None:
+        """Render one event and write it; raise OutputError if it cannot be written."""
+
+    def flush(self) -> None:
+        """Push anything buffered to the file or pipe."""
+
+    def close(self) -> None:
+        """Flush and release the output; stdout is flushed but left open."""
+
+
+class ByteStream(Protocol):
+    """The part of a binary file an output uses."""
+
+    def write(self, data: bytes, /) -> int:
+        """Write ``data``; return how many bytes were taken."""
+        ...
+
+    def flush(self) -> None:
+        """Push buffered bytes to the file or pipe."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the file."""
+        ...
+
+
+class _TextStreamBytes:
+    """A text stream seen as a byte stream, for a stdout that has no byte layer."""
+
+    def __init__(self, stream: TextIO) -> None:
+        """Wrap ``stream``; bytes written are UTF-8 and decoded back before writing."""
+        self._stream = stream
+
+    def write(self, data: bytes, /) -> int:
+        """Decode ``data`` as UTF-8 and write it as text."""
+        self._stream.write(data.decode("utf-8"))
+        return len(data)
+
+    def flush(self) -> None:
+        """Flush the text stream."""
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Leave the text stream open; it belongs to someone else."""
+        self._stream.flush()
+
+
+class LineOutput:
+    """An output that writes one formatted line per event to a byte stream."""
+
+    def __init__(
+        self,
+        format_line: Callable[[Event], str],
+        stream: ByteStream,
+        name: str,
+        *,
+        owned: bool,
+    ) -> None:
+        """Write lines made by ``format_line`` to ``stream``; close it on close if ``owned``."""
+        self._format_line = format_line
+        self._stream = stream
+        self._name = name
+        self._owned = owned
+        self._closed = False
+
+    def write(self, event: Event) -> None:
+        """Render ``event`` as one line, write it and flush it."""
+        if self._closed:
+            msg = f"output {self._name} is closed"
+            raise ValueError(msg)
+        line = self._format_line(event) + "\n"
+        self._guard(lambda: self._write_and_flush(line.encode("utf-8")))
+
+    def flush(self) -> None:
+        """Flush the stream; a failure raises OutputError."""
+        if not self._closed:
+            self._guard(self._stream.flush)
+
+    def close(self) -> None:
+        """Flush, then close the stream if this output opened it. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owned:
+            self._guard(self._stream.close)
+        else:
+            self._guard(self._stream.flush)
+
+    def _write_and_flush(self, data: bytes) -> None:
+        self._stream.write(data)
+        self._stream.flush()
+
+    def _guard(self, step: Callable[[], object]) -> None:
+        """Run one write step, turning an OSError (EPIPE, ENOSPC, EIO) into OutputError."""
+        try:
+            step()
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and not self._owned:
+                _silence_stdout()
+            reason = exc.strerror or str(exc)
+            msg = f"cannot write output {self._name}: {reason}"
+            raise OutputError(msg) from exc
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader has gone.
+
+    Without this, Python's own flush of stdout at exit fails again on the
+    broken pipe and prints a second complaint after bee-trace's error line.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        # no real file descriptor behind stdout (tests, embedding): nothing to silence
+        pass
+
+
+def _stdout_bytes() -> ByteStream:
+    """Return the byte layer of the current stdout, so lines are UTF-8 in any locale."""
+    stdout = sys.stdout
+    buffer: ByteStream | None = getattr(stdout, "buffer", None)
+    if buffer is None:
+        # replaced by a plain text stream (io.StringIO, redirect_stdout)
+        return _TextStreamBytes(stdout)
+    # events go to the byte layer from now on; flush what the text layer holds first
+    stdout.flush()
+    return buffer
+
+
+def open_output(fmt: str, path: pathlib.Path | None) -> Output:
+    """Open an output of format ``fmt`` (one of :data:`FORMATS`).
+
+    ``path`` None writes to stdout, which close leaves open; a path is opened
+    for append and created if missing. A path that cannot be opened raises
+    OutputError naming it and the reason.
+    """
+    format_line = _FORMATTERS.get(fmt)
+    if format_line is None:
+        msg = f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}"
+        raise UsageError(msg)
+
+    if path is None:
+        return LineOutput(format_line, _stdout_bytes(), STDOUT_NAME, owned=False)
+
+    try:
+        stream = path.open("ab")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        msg = f"cannot open output {path}: {reason}"
+        raise OutputError(msg) from exc
+    return LineOutput(format_line, stream, str(path), owned=True)

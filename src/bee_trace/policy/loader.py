@@ -1,0 +1,298 @@
+# Copyright 2026 The bee-trace Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Reading a policy file and checking it against :data:`SCHEMA`.
+
+The YAML is composed into nodes, not loaded into Python objects, so that every
+problem can name its line. All problems are collected and raised together as
+one :class:`PolicyError`, one line each::
+
+    policy.yml:4: files.watch_read[2]: pattern must be an absolute path or a bare
+    file name, found 'foo/bar'
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, cast
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bee_trace.errors import UsageError
+from bee_trace.policy.model import FilePolicy, Policy, WatchPattern
+from bee_trace.policy.patterns import InvalidPatternError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_SOURCE: Final = "<embedded>/security.yml"
+"""How messages name the default policy shipped inside the package."""
+
+_TAG_PREFIX: Final = "tag:yaml.org,2002:"
+_TOP_LEVEL: Final = "(top level)"
+_SIMPLE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+_FOUND_MAX_CHARS: Final = 80
+
+
+class PolicyError(UsageError):
+    """A policy that cannot be read or is not valid; one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem so each gets its own line."""
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def lines(self) -> list[str]:
+        """One line per problem, each naming file and line."""
+        return list(self.problems)
+
+
+class _Problems:
+    """The problems found so far in one policy, each already formatted."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._found: list[tuple[int, str]] = []
+
+    def add(self, node: Node, path: str, expected: str, found: str) -> None:
+        """Record that the value at ``node`` (key path ``path``) is not what was expected."""
+        line = node.start_mark.line + 1
+        self._found.append(
+            (line, f"{self.source}:{line}: {path or _TOP_LEVEL}: {expected}, found {found}")
+        )
+
+    def lines(self) -> list[str]:
+        """Every problem, in the order of the lines they name."""
+        return [text for _, text in sorted(self._found, key=lambda item: item[0])]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One key of the policy file: its type and meaning as documented, and its check.
+
+    ``check`` turns the key's node into its validated value, recording problems
+    as it goes; ``None`` marks a section, a mapping whose keys are listed in
+    :data:`SCHEMA` under the section's path.
+    """
+
+    type: str
+    description: str
+    check: Callable[[Node, str, _Problems], object] | None = None
+
+
+def _shorten(text: str) -> str:
+    """Quote ``text`` on one line, cut to a readable length."""
+    if len(text) > _FOUND_MAX_CHARS:
+        return repr(text[:_FOUND_MAX_CHARS]) + "..."
+    return repr(text)
+
+
+def _describe(node: Node) -> str:
+    """Say what a node is, for the 'found' half of a problem."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    value = str(node.value)
+    plain = value if len(value) <= _FOUND_MAX_CHARS and value.isprintable() else _shorten(value)
+    descriptions = {
+        "str": f"the string {_shorten(value)}" if value else "an empty string",
+        "int": f"the integer {plain}",
+        "float": f"the number {plain}",
+        "bool": f"the boolean {plain}",
+        "null": "no value",
+    }
+    short_tag = node.tag.removeprefix(_TAG_PREFIX)
+    return descriptions.get(short_tag, f"a value tagged {node.tag!r} ({_shorten(value)})")
+
+
+def _is_null(node: Node) -> bool:
+    """Return whether ``node`` is YAML null (``~``, ``null`` or nothing at all)."""
+    return isinstance(node, ScalarNode) and node.tag == _TAG_PREFIX + "null"
+
+
+def _join(path: str, name: str) -> str:
+    """Extend a key path by one key, quoting names that would not read as a key."""
+    segment = name if _SIMPLE_KEY.fullmatch(name) else repr(name)
+    return f"{path}.{segment}" if path else segment
+
+
+def _check_version(node: Node, path: str, problems: _Problems) -> int | None:
+    """Accept only schema version 1."""
+    if (
+        isinstance(node, ScalarNode)
+        and node.tag == _TAG_PREFIX + "int"
+        and SafeConstructor().construct_yaml_int(node) == 1
+    ):
+        return 1
+    problems.add(node, path, "expected the integer 1, the only schema version", _describe(node))
+    return None
+
+
+def _check_patterns(node: Node, path: str, problems: _Problems) -> tuple[WatchPattern, ...]:
+    """Turn a list of pattern strings into watch patterns; no value means an empty list."""
+    if _is_null(node):
+        return ()
+    if not isinstance(node, SequenceNode):
+        problems.add(node, path, "expected a list of patterns", _describe(node))
+        return ()
+    patterns: list[WatchPattern] = []
+    for index, item in enumerate(cast("list[Node]", node.value)):
+        item_path = f"{path}[{index}]"
+        if not isinstance(item, ScalarNode) or item.tag != _TAG_PREFIX + "str" or not item.value:
+            problems.add(item, item_path, "expected a non-empty string", _describe(item))
+            continue
+        raw = str(item.value)
+        try:
+            patterns.append(WatchPattern.parse(raw, line=item.start_mark.line + 1))
+        except InvalidPatternError as exc:
+            problems.add(item, item_path, str(exc), _shorten(raw))
+    return tuple(patterns)
+
+
+SCHEMA: Final[Mapping[str, KeySpec]] = MappingProxyType(
+    {
+        "version": KeySpec(
+            "integer",
+            "Schema version of the policy file. Optional; if present it must be 1.",
+            _check_version,
+        ),
+        "files": KeySpec(
+            "mapping",
+            "Rules about file access. Optional; leaving it out watches no files.",
+        ),
+        "files.watch_read": KeySpec(
+            "list of strings",
+            "Patterns of files whose opening for reading is reported. Optional; "
+            "each entry is an absolute path, a bare file name or a glob.",
+            _check_patterns,
+        ),
+    },
+)
+"""Every key a policy file may hold, by key path; sections have no ``check``."""
+
+
+def _section_keys(path: str) -> dict[str, KeySpec]:
+    """Return the keys directly inside the section at ``path``, by name."""
+    keys: dict[str, KeySpec] = {}
+    for key_path, spec in SCHEMA.items():
+        parent, _, name = key_path.rpartition(".")
+        if parent == path:
+            keys[name] = spec
+    return keys
+
+
+def _check_section(node: Node, path: str, problems: _Problems, values: dict[str, object]) -> None:
+    """Check a mapping against the schema, storing each checked value by key path."""
+    keys = _section_keys(path)
+    if _is_null(node) and path:
+        return
+    if not isinstance(node, MappingNode):
+        expected = f"expected a mapping with the keys {', '.join(keys)}"
+        problems.add(node, path, expected, _describe(node))
+        return
+    first_lines: dict[str, int] = {}
+    for key_node, value_node in cast("list[tuple[Node, Node]]", node.value):
+        if not isinstance(key_node, ScalarNode):
+            problems.add(key_node, path, "expected a key name", _describe(key_node))
+            continue
+        name = str(key_node.value)
+        key_path = _join(path, name)
+        line = key_node.start_mark.line + 1
+        if name in first_lines:
+            expected = f"expected each key once (first on line {first_lines[name]})"
+            problems.add(key_node, key_path, expected, "it again")
+            continue
+        first_lines[name] = line
+        spec = keys.get(name)
+        if spec is None:
+            found = f"unknown key {_shorten(name)}"
+            close = difflib.get_close_matches(name, keys, n=1)
+            if close:
+                found += f" (did you mean {close[0]!r}?)"
+            problems.add(key_node, key_path, f"expected one of the keys {', '.join(keys)}", found)
+        elif spec.check is None:
+            _check_section(value_node, key_path, problems, values)
+        else:
+            values[key_path] = spec.check(value_node, key_path, problems)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """Format a YAML syntax error as one line naming its line."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        message = f"{source}:{mark.line + 1}: invalid YAML at column {mark.column + 1}: "
+        message += exc.problem or "unknown problem"
+        if exc.context and exc.context_mark is not None:
+            message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        if "alias" in f"{exc.context} {exc.problem}":
+            message += "; quote patterns that start with '*', as in \"*.pem\""
+        return message
+    if isinstance(exc, yaml.reader.ReaderError):
+        position = int(exc.position)
+        line = text.count("\n", 0, position) + 1
+        character = int(exc.character)
+        return f"{source}:{line}: invalid YAML: {exc.reason}, found the character U+{character:04X}"
+    return f"{source}: invalid YAML: {' '.join(str(exc).split())}"
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Parse and validate policy text; ``source`` names it in messages.
+
+    Raises :class:`PolicyError` listing every problem found.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise PolicyError([_yaml_problem(exc, text, source)]) from exc
+    problems = _Problems(source)
+    if root is None or (_is_null(root) and not str(root.value)):
+        keys = ", ".join(_section_keys(""))
+        expected = f"expected a mapping with the keys {keys}"
+        msg = f"{source}:1: {_TOP_LEVEL}: {expected}, found an empty document"
+        raise PolicyError([msg])
+    values: dict[str, object] = {}
+    _check_section(root, "", problems, values)
+    if problems.lines():
+        raise PolicyError(problems.lines())
+    watch_read = cast("tuple[WatchPattern, ...]", values.get("files.watch_read", ()))
+    policy = Policy(source=source, files=FilePolicy(watch_read=watch_read))
+    logger.debug("policy %s watches %d patterns", source, len(watch_read))
+    return policy
+
+
+def _decode(data: bytes, source: str) -> str:
+    """Decode policy bytes as UTF-8, naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        msg = f"{source}:{line}: expected UTF-8 text, found the byte 0x{data[exc.start]:02x}"
+        raise PolicyError([msg]) from exc
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and validate the policy at ``path``, or the embedded default when ``None``.
+
+    The default is the package file ``bee_trace/security.yml``, which the build
+    copies from ``.github/security.yml``. Raises :class:`PolicyError`.
+    """
+    source = EMBEDDED_SOURCE if path is None else str(path)
+    try:
+        if path is None:
+            data = resources.files("bee_trace").joinpath("security.yml").read_bytes()
+        else:
+            data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{source}: cannot read policy: {exc.strerror or exc}"
+        raise PolicyError([msg]) from exc
+    return parse_policy(_decode(data, source), source)

@@ -1,0 +1,65 @@
+"""What every probe provides to the runtime.
+
+A probe is a vertical slice: one BPF object, one module here. The runtime
+opens the object, lets the probe configure it, loads it, checks the record
+mirrors against the object's BTF, lets the probe fill its maps, attaches the
+programs and feeds the probe the records from its ring buffer.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from bee_trace.bpf import BpfObject
+from bee_trace.events.model import Event
+from bee_trace.events.records import EventHeader
+from bee_trace.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What a probe knows besides the policy."""
+
+    policy: Policy
+    self_pid: int
+    boot_to_utc_ns: int
+
+
+def object_path(name: str) -> Path:
+    """Where the build put a compiled BPF object inside the package."""
+    ref = importlib.resources.files("bee_trace.kernel").joinpath(name)
+    return Path(str(ref))
+
+
+class Probe(ABC):
+    """One probe type: its object, its configuration, its decoding."""
+
+    name: ClassVar[str]
+    object_name: ClassVar[str]
+    event_kind: ClassVar[int]
+    # struct name in the object's BTF -> ctypes mirror, checked after load
+    records: ClassVar[dict[str, type]]
+
+    def __init__(self, ctx: ProbeContext) -> None:
+        """Keep the context; nothing touches the kernel yet."""
+        self.ctx = ctx
+
+    @abstractmethod
+    def configure(self, obj: BpfObject) -> None:
+        """Set read-only globals and map sizes; called before load."""
+
+    @abstractmethod
+    def populate(self, obj: BpfObject) -> None:
+        """Fill maps from the policy; called after load, before attach."""
+
+    def programs(self, obj: BpfObject) -> list[str]:
+        """Programs to attach: by default every program of the object."""
+        return obj.program_names()
+
+    @abstractmethod
+    def decode(self, header: EventHeader, raw: bytes) -> Event | None:
+        """Turn one record into an event, or None when user space filters it out."""

@@ -1,0 +1,123 @@
+"""file_monitor: opens for reading of watched files.
+
+The kernel program pre-filters on the opened file's name and its parent's
+name with the keys :func:`~bee_trace.policy.kernel_filter_keys` derives from
+the policy; this module refines each record with the full pattern.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import ClassVar, Final
+
+from bee_trace.bpf import BpfObject
+from bee_trace.events import resolve
+from bee_trace.events.model import FileAccessEvent, ProcessInfo
+from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
+from bee_trace.policy import FilterKind, kernel_filter_keys
+from bee_trace.probes.base import Probe
+
+_PATH_OFFSET: Final = FileEvent.path.offset
+_FILTER_MAP_MAX: Final = 1024
+
+
+class OpenSyscall(IntEnum):
+    """``enum bt_open_syscall``."""
+
+    OPEN = 1
+    OPENAT = 2
+    OPENAT2 = 3
+
+
+class PathSource(IntEnum):
+    """``enum bt_file_path_source``."""
+
+    RESOLVED = 1
+    AS_PASSED = 2
+    TRUNCATED = 3
+
+
+class FileProbe(Probe):
+    """Reads of sensitive files, through open, openat and openat2."""
+
+    name: ClassVar[str] = "file_monitor"
+    object_name: ClassVar[str] = "file_monitor.bpf.o"
+    event_kind: ClassVar[int] = EventKind.FILE_ACCESS
+    records: ClassVar[dict[str, type]] = {
+        "bt_event_header": EventHeader,
+        "bt_file_event": FileEvent,
+        "bt_filter_key": FilterKey,
+        "bt_file_config": FileConfig,
+    }
+
+    def _keys(self) -> tuple[FilterKey, ...]:
+        keys = []
+        for key in kernel_filter_keys(self.ctx.policy.files.watch_read):
+            k = FilterKey()
+            k.kind = int(key.kind)
+            k.len = len(key.value)
+            k.value = key.value
+            keys.append(k)
+        return tuple(keys)
+
+    def configure(self, obj: BpfObject) -> None:
+        """Tell the program who we are and which key lengths to try."""
+        cfg = FileConfig()
+        cfg.self_tgid = self.ctx.self_pid
+        for key in self._keys():
+            if key.kind == FilterKind.SUFFIX:
+                cfg.suffix_lens |= 1 << key.len
+            elif key.kind == FilterKind.PREFIX:
+                cfg.prefix_lens |= 1 << key.len
+            elif key.kind == FilterKind.DIRNAME:
+                cfg.has_dirname = 1
+        obj.map(".rodata").set_initial_value(bytes(cfg))
+
+    def populate(self, obj: BpfObject) -> None:
+        """Write the pre-filter keys."""
+        keys = self._keys()
+        if len(keys) > _FILTER_MAP_MAX:
+            from bee_trace.errors import UsageError  # noqa: PLC0415 - rare path
+
+            msg = f"policy yields {len(keys)} kernel filter keys, at most {_FILTER_MAP_MAX} fit"
+            raise UsageError(msg)
+        filt = obj.map("filter")
+        for key in keys:
+            filt.update(bytes(key), b"\x01")
+
+    def decode(self, header: EventHeader, raw: bytes) -> FileAccessEvent | None:
+        """Decode, make the path absolute and refine with the full pattern."""
+        if len(raw) < _PATH_OFFSET:
+            msg = f"file record of {len(raw)} bytes is shorter than its header"
+            raise ValueError(msg)
+        rec = FileEvent.from_buffer_copy(raw.ljust(ctypes.sizeof(FileEvent), b"\0"))
+        path = raw[_PATH_OFFSET : _PATH_OFFSET + rec.path_len]
+        source = PathSource(rec.path_source)
+        resolved = source == PathSource.RESOLVED
+        if source == PathSource.AS_PASSED:
+            path, resolved = resolve.absolute(path, header.pid, header.tid, rec.dfd)
+
+        rule = self.ctx.policy.files.match(path)
+        if rule is None:
+            return None
+        ts_ns = header.ts_boot_ns + self.ctx.boot_to_utc_ns
+        return FileAccessEvent(
+            timestamp=datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC).replace(
+                microsecond=ts_ns // 1000 % 1_000_000
+            ),
+            process=ProcessInfo(
+                pid=header.pid,
+                tid=header.tid,
+                ppid=header.ppid,
+                uid=header.uid,
+                comm=bytes(header.comm),
+            ),
+            syscall=OpenSyscall(rec.syscall).name.lower(),
+            path=path,
+            flags=rec.flags,
+            result=rec.result,
+            resolved=resolved,
+            rule=rule.raw,
+        )

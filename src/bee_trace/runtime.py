@@ -1,0 +1,178 @@
+"""The monitor: load and attach the probes, consume their events, stop cleanly.
+
+Each probe's object goes through open, configure, load, BTF check, populate
+and attach; all of them, or none: a failure part way detaches and closes what
+was done. One ring-buffer consumer serves every probe. Nothing is pinned, so
+closing the objects leaves nothing behind in the kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bee_trace.bpf import BpfObject, RingBuffer
+from bee_trace.bpf.libbpf import possible_cpus
+from bee_trace.events.model import Event, ProbeStats, RunSummary
+from bee_trace.events.records import Counter, EventHeader, check_layout
+from bee_trace.outputs import Output
+from bee_trace.probes.base import Probe, object_path
+
+log = logging.getLogger(__name__)
+
+_HEADER_SIZE = ctypes.sizeof(EventHeader)
+
+
+@dataclass(slots=True)
+class _Loaded:
+    probe: Probe
+    obj: BpfObject
+    delivered: int = 0
+    filtered: int = 0
+    malformed: int = 0
+    kernel_drops: dict[Counter, int] = field(default_factory=dict)
+    is_loaded: bool = False
+    closed: bool = False
+
+
+class Monitor:
+    """Runs a set of probes and writes their events to one output."""
+
+    def __init__(self, probes: list[Probe], output: Output) -> None:
+        """Nothing is loaded until :meth:`start`."""
+        self._probes = probes
+        self._output = output
+        self._loaded: list[_Loaded] = []
+        self._ring = RingBuffer()
+        self._started_at = 0.0
+
+    @property
+    def probe_names(self) -> list[str]:
+        """The probes this monitor runs."""
+        return [p.name for p in self._probes]
+
+    def start(self) -> None:
+        """Load and attach every probe, or none."""
+        self._started_at = time.monotonic()
+        try:
+            for probe in self._probes:
+                self._start_probe(probe)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_probe(self, probe: Probe) -> None:
+        obj = BpfObject(object_path(probe.object_name))
+        loaded = _Loaded(probe, obj)
+        self._loaded.append(loaded)
+        probe.configure(obj)
+        obj.load()
+        loaded.is_loaded = True
+        for struct_name, mirror in probe.records.items():
+            check_layout(obj.struct_layout(struct_name), mirror)
+        probe.populate(obj)
+        for name in probe.programs(obj):
+            obj.attach(name)
+        self._ring.add(obj.map("events"), self._handler(loaded))
+        log.debug("probe %s attached: %s", probe.name, ", ".join(probe.programs(obj)))
+
+    def _handler(self, loaded: _Loaded) -> Callable[[bytes], None]:
+        header_size = _HEADER_SIZE
+
+        def handle(raw: bytes) -> None:
+            if len(raw) < header_size:
+                loaded.malformed += 1
+                return
+            header = EventHeader.from_buffer_copy(raw[:header_size])
+            if header.kind != loaded.probe.event_kind:
+                loaded.malformed += 1
+                return
+            try:
+                event = loaded.probe.decode(header, raw)
+            except (ValueError, KeyError):
+                log.debug("probe %s: malformed record", loaded.probe.name, exc_info=True)
+                loaded.malformed += 1
+                return
+            if event is None:
+                loaded.filtered += 1
+                return
+            self._output.write(event)
+            loaded.delivered += 1
+
+        return handle
+
+    def poll(self, timeout_ms: int) -> int:
+        """Deliver what arrives within timeout_ms; return how many records."""
+        return self._ring.poll(timeout_ms)
+
+    def drain(self) -> None:
+        """Deliver everything already in the ring buffers."""
+        while self._ring.consume() > 0:
+            pass
+
+    @staticmethod
+    def _read_counters(loaded: _Loaded) -> None:
+        if loaded.closed or not loaded.is_loaded:
+            return
+        counters = loaded.obj.map("counters")
+        ncpu = possible_cpus()
+        for counter in Counter:
+            raw = counters.lookup(struct.pack("<I", counter), 8 * ncpu)
+            loaded.kernel_drops[counter] = sum(struct.unpack(f"<{ncpu}Q", raw)) if raw else 0
+
+    def stats(self) -> list[ProbeStats]:
+        """Events delivered and dropped so far, per probe."""
+        out: list[ProbeStats] = []
+        for loaded in self._loaded:
+            self._read_counters(loaded)
+            k = loaded.kernel_drops
+            lost = k.get(Counter.DROP_RINGBUF, 0) + k.get(Counter.DROP_PENDING_FULL, 0)
+            out.append(
+                ProbeStats(
+                    probe=loaded.probe.name, events=loaded.delivered, dropped=lost + loaded.malformed
+                )
+            )
+        return out
+
+    def summary(self) -> RunSummary:
+        """The run's summary: duration and per-probe counts."""
+        return RunSummary(
+            duration_s=time.monotonic() - self._started_at, probes=tuple(self.stats())
+        )
+
+    def stop(self) -> RunSummary:
+        """Detach, deliver what is left, count, then unload everything."""
+        for loaded in self._loaded:
+            loaded.obj.detach()
+        self.drain()
+        result = self.summary()
+        self.close()
+        return result
+
+    def close(self) -> None:
+        """Free the consumer and unload every object. Safe to call twice."""
+        self._ring.close()
+        for loaded in self._loaded:
+            if not loaded.closed:
+                self._read_counters(loaded)
+                loaded.obj.close()
+                loaded.closed = True
+
+
+def run_until(monitor: Monitor, stop: threading.Event, deadline: float | None,
+              tick: Callable[[], None] | None = None, tick_every_s: float = 0.0) -> None:
+    """Poll until stop is set or the monotonic deadline passes."""
+    next_tick = time.monotonic() + tick_every_s
+    while not stop.is_set():
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            break
+        monitor.poll(100)
+        if tick is not None and tick_every_s > 0 and time.monotonic() >= next_tick:
+            tick()
+            next_tick = time.monotonic() + tick_every_s

@@ -1,0 +1,467 @@
+"""Text and JSON Lines outputs, flag and errno rendering, the schema, and the run summary."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import bee_trace.outputs as outputs_pkg
+from bee_trace.errors import OutputError, UsageError
+from bee_trace.events.model import FileAccessEvent, ProbeStats, ProcessInfo, RunSummary
+from bee_trace.outputs import FORMATS, LineOutput, jsonl, open_output, text
+from bee_trace.outputs.render import (
+    errno_name,
+    flag_name_list,
+    flag_names,
+    format_timestamp,
+    result_name,
+)
+from bee_trace.outputs.summary import format_progress, format_summary
+
+O_CLOEXEC = 0o2000000
+WHEN = datetime(2026, 12, 4, 15, 30, 1, 123456, tzinfo=UTC)
+
+
+def make_event(**changes) -> FileAccessEvent:
+    process = ProcessInfo(
+        pid=changes.pop("pid", 1234),
+        tid=changes.pop("tid", 1234),
+        ppid=changes.pop("ppid", 1),
+        uid=changes.pop("uid", 1000),
+        comm=changes.pop("comm", b"cat"),
+    )
+    fields = {
+        "timestamp": WHEN,
+        "process": process,
+        "syscall": "openat",
+        "path": b"/home/u/.ssh/id_rsa",
+        "flags": O_CLOEXEC,
+        "result": 3,
+        "resolved": True,
+        "rule": "id_rsa",
+    }
+    fields.update(changes)
+    return FileAccessEvent(**fields)
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = jsonl.load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+# -- open flags --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "name"),
+    [
+        (0o100, "O_CREAT"),
+        (0o200, "O_EXCL"),
+        (0o400, "O_NOCTTY"),
+        (0o1000, "O_TRUNC"),
+        (0o2000, "O_APPEND"),
+        (0o4000, "O_NONBLOCK"),
+        (0o10000, "O_DSYNC"),
+        (0o20000, "FASYNC"),
+        (0o40000, "O_DIRECT"),
+        (0o100000, "O_LARGEFILE"),
+        (0o200000, "O_DIRECTORY"),
+        (0o400000, "O_NOFOLLOW"),
+        (0o1000000, "O_NOATIME"),
+        (0o2000000, "O_CLOEXEC"),
+        (0o4010000, "O_SYNC"),
+        (0o10000000, "O_PATH"),
+        (0o20200000, "O_TMPFILE"),
+    ],
+)
+def test_each_flag_has_its_name(flags, name):
+    assert flag_name_list(flags) == ["O_RDONLY", name]
+    assert flag_names(flags | 2) == f"O_RDWR|{name}"
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (0, "O_RDONLY"),
+        (1, "O_WRONLY"),
+        (2, "O_RDWR"),
+        (3, "0x3"),
+        (0o2000000, "O_RDONLY|O_CLOEXEC"),
+        (0o1 | 0o100 | 0o1000 | 0o2000000, "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC"),
+        (0o2 | 0o200 | 0o100, "O_RDWR|O_CREAT|O_EXCL"),
+        (0o4000000, "O_RDONLY|0x100000"),  # __O_SYNC without O_DSYNC
+        (0o20000000, "O_RDONLY|0x400000"),  # __O_TMPFILE without O_DIRECTORY
+        (0o4010000 | 0o2000000, "O_RDONLY|O_CLOEXEC|O_SYNC"),
+        (0o20200000 | 0o2, "O_RDWR|O_TMPFILE"),
+        (0o3 | 0o100, "O_CREAT|0x3"),
+        (1 << 31, "O_RDONLY|0x80000000"),
+        (0o10000000 | 0o400000 | 0o2000000, "O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH"),
+    ],
+)
+def test_flag_combinations(flags, expected):
+    assert flag_names(flags) == expected
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        (3, "3"),
+        (0, "0"),
+        (-errno.ENOENT, "ENOENT"),
+        (-errno.EACCES, "EACCES"),
+        (-errno.EPERM, "EPERM"),
+        (-errno.ELOOP, "ELOOP"),
+        (-35, "EDEADLK"),
+        (-95, "EOPNOTSUPP"),
+        (-4095, "E4095"),
+    ],
+)
+def test_result_names(result, expected):
+    assert result_name(result) == expected
+
+
+def test_errno_name_of_unknown_number():
+    assert errno_name(999) == "E999"
+
+
+def test_timestamp_is_utc_with_microseconds():
+    assert format_timestamp(WHEN) == "2026-12-04T15:30:01.123456Z"
+    plus_two = WHEN.astimezone(timezone(timedelta(hours=2)))
+    assert format_timestamp(plus_two) == "2026-12-04T15:30:01.123456Z"
+    assert format_timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000000Z"  # noqa: DTZ001
+
+
+# -- text --------------------------------------------------------------------------------
+
+
+def test_text_line_golden():
+    assert text.format_event(make_event()) == (
+        "Event: File access time=2026-12-04T15:30:01.123456Z pid=1234 tid=1234 ppid=1 "
+        "uid=1000 comm=cat syscall=openat path=/home/u/.ssh/id_rsa flags=O_RDONLY|O_CLOEXEC "
+        "result=3 rule=id_rsa"
+    )
+
+
+def test_text_line_failed_unresolved_open():
+    event = make_event(result=-errno.ENOENT, resolved=False, path=b"missing/id_rsa", flags=0)
+    line = text.format_event(event)
+    assert " path=missing/id_rsa resolved=false flags=O_RDONLY result=ENOENT rule=id_rsa" in line
+
+
+def test_text_line_quotes_and_escapes_fields():
+    event = make_event(
+        comm=b"my tool",
+        path=b'/srv/a=b "c"\n\x1b[2J\xff',
+        rule="*.key files",
+    )
+    line = text.format_event(event)
+    assert 'comm="my tool"' in line
+    assert 'path="/srv/a=b \\"c\\"\\n\\x1b[2J\\xff"' in line
+    assert 'rule="*.key files"' in line
+
+
+def test_text_line_cannot_be_forged():
+    forged = make_event(
+        path=b"/x\nEvent: File access time=2026-12-04T15:30:01.123456Z pid=1 path=/etc/shadow",
+        comm=b"\r\x1b[1A",
+    )
+    line = text.format_event(forged)
+    assert len(line.splitlines()) == 1
+    assert "\x1b" not in line
+    assert "\r" not in line
+    assert line.count("Event:") == 2  # the forged one stays inside the path value
+    assert line.startswith("Event: File access time=2026-12-04T15:30:01.123456Z pid=1234 ")
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+def test_json_line_golden(validator):
+    line = jsonl.format_event(make_event())
+    assert line == (
+        '{"type":"file_access","category":"File access",'
+        '"timestamp":"2026-12-04T15:30:01.123456Z","pid":1234,"tid":1234,"ppid":1,"uid":1000,'
+        '"comm":"cat","syscall":"openat","path":"/home/u/.ssh/id_rsa","resolved":true,'
+        '"flags":524288,"flag_names":["O_RDONLY","O_CLOEXEC"],"result":3,"result_name":null,'
+        '"rule":"id_rsa"}'
+    )
+    validator.validate(json.loads(line))
+
+
+def test_json_failed_open(validator):
+    record = json.loads(jsonl.format_event(make_event(result=-errno.EACCES, resolved=False)))
+    assert record["result"] == -errno.EACCES
+    assert record["result_name"] == "EACCES"
+    assert record["resolved"] is False
+    validator.validate(record)
+
+
+def test_json_non_utf8_and_control_characters(validator):
+    path = b"/srv/\xff\xfe\n\x1b[31m\\x\xc2\x9b\xe2\x80\xa8\xe2\x80\xae.key"
+    line = jsonl.format_event(make_event(path=path, comm=b"ev\til\x00"))
+    assert len(line.splitlines()) == 1
+    for raw in ("\n", "\x1b", "\x9b", "\u2028", "\u202e", "\x00"):
+        assert raw not in line
+    line.encode("utf-8")  # no stray surrogate
+    record = json.loads(line)
+    validator.validate(record)
+    assert record["path"] == "/srv/\\xff\\xfe\n\x1b[31m\\\\x\x9b\u2028\u202e.key"
+    assert record["comm"] == "ev\til\x00"
+
+
+def test_json_text_fields_with_lone_surrogates_stay_encodable(validator):
+    line = jsonl.format_event(make_event(rule="bad\udcffrule"))
+    line.encode("utf-8")
+    validator.validate(json.loads(line))
+
+
+def test_every_flag_combination_validates(validator):
+    for flags in (0, 1, 2, 3, 0o20200000, 0o4010000, 1 << 40):
+        validator.validate(json.loads(jsonl.format_event(make_event(flags=flags))))
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+def good_record() -> dict[str, object]:
+    return json.loads(jsonl.format_event(make_event()))
+
+
+def test_schema_rejects_extra_field(validator):
+    record = good_record()
+    record["extra"] = 1
+    assert not validator.is_valid(record)
+
+
+@pytest.mark.parametrize("field", list(good_record()))
+def test_schema_rejects_missing_field(validator, field):
+    record = good_record()
+    del record[field]
+    assert not validator.is_valid(record)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("type", "network_connection"),
+        ("category", "File"),
+        ("timestamp", "2026-12-04T15:30:01Z"),
+        ("timestamp", "2026-12-04T15:30:01.123456+00:00"),
+        ("timestamp", "2026-13-04T15:30:01.123456Z"),
+        ("pid", -1),
+        ("uid", "1000"),
+        ("resolved", "true"),
+        ("flags", -1),
+        ("flag_names", []),
+        ("flag_names", ["o_rdonly"]),
+        ("result_name", "ENOENT"),  # the open succeeded
+        ("comm", None),
+    ],
+)
+def test_schema_rejects_bad_values(validator, field, value):
+    record = good_record()
+    record[field] = value
+    assert not validator.is_valid(record)
+
+
+def test_schema_requires_errno_name_on_failure(validator):
+    record = json.loads(jsonl.format_event(make_event(result=-2)))
+    record["result_name"] = None
+    assert not validator.is_valid(record)
+
+
+# -- opening and writing -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_output_to_file_appends_lines(tmp_path, fmt):
+    target = tmp_path / "events.log"
+    target.write_bytes(b"earlier\n")
+    output = open_output(fmt, target)
+    output.write(make_event())
+    output.write(make_event(path="/srv/caf\u00e9".encode()))
+    # each line reaches the file as it is written, not on close
+    assert len(target.read_bytes().splitlines()) == 3
+    output.close()
+    output.close()
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "earlier"
+    assert lines[1] == (text.format_event if fmt == "text" else jsonl.format_event)(make_event())
+    assert "caf\u00e9" in lines[2]
+
+
+def test_output_to_new_file(tmp_path):
+    target = tmp_path / "new.jsonl"
+    with_output = open_output("json", target)
+    with_output.write(make_event())
+    with_output.close()
+    assert target.read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_open_under_missing_directory_fails(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "events.log"
+    with pytest.raises(OutputError) as info:
+        open_output("text", target)
+    assert str(info.value) == f"cannot open output {target}: No such file or directory"
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def test_open_a_directory_fails(tmp_path):
+    with pytest.raises(OutputError, match="Is a directory"):
+        open_output("json", tmp_path)
+
+
+def test_unknown_format_is_a_usage_error():
+    with pytest.raises(UsageError, match="unknown output format 'xml'"):
+        open_output("xml", None)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_full_device_raises_output_error():
+    output = open_output("text", Path("/dev/full"))
+    with pytest.raises(OutputError) as info:
+        output.write(make_event())
+    assert str(info.value) == "cannot write output /dev/full: No space left on device"
+    with pytest.raises(OutputError):
+        output.close()
+
+
+def test_stdout_is_not_closed(capsysbinary):
+    output = open_output("json", None)
+    output.write(make_event())
+    output.flush()
+    output.close()
+    assert not sys.stdout.closed
+    assert not sys.stdout.buffer.closed
+    sys.stdout.write("still open\n")
+    out = capsysbinary.readouterr().out
+    assert out.splitlines()[0] == jsonl.format_event(make_event()).encode()
+    assert out.endswith(b"still open\n")
+
+
+def test_stdout_bytes_are_utf8_in_any_locale(capsysbinary):
+    output = open_output("text", None)
+    output.write(make_event(path="/srv/\u65e5\u672c".encode()))
+    output.close()
+    assert "path=/srv/\u65e5\u672c ".encode() in capsysbinary.readouterr().out
+
+
+def test_stdout_without_byte_layer(monkeypatch):
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", replaced)
+    output = open_output("text", None)
+    event = make_event(path="/srv/caf\u00e9".encode())
+    output.write(event)
+    output.close()
+    assert replaced.getvalue() == text.format_event(event) + "\n"
+    assert not replaced.closed
+
+
+class FailingStream:
+    """A byte stream whose writes fail with one errno."""
+
+    def __init__(self, exc: OSError) -> None:
+        self.exc = exc
+        self.closed = False
+
+    def write(self, _data: bytes, /) -> int:
+        raise self.exc
+
+    def flush(self) -> None:
+        raise self.exc
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_broken_pipe_raises_output_error_and_silences_stdout(monkeypatch):
+    silenced = []
+    monkeypatch.setattr(outputs_pkg, "_silence_stdout", lambda: silenced.append(True))
+    pipe_error = BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    output = LineOutput(text.format_event, FailingStream(pipe_error), "<stdout>", owned=False)
+    with pytest.raises(OutputError) as info:
+        output.write(make_event())
+    assert str(info.value) == "cannot write output <stdout>: Broken pipe"
+    assert info.value.__cause__ is pipe_error
+    assert silenced == [True]
+
+
+def test_disk_full_raises_output_error(monkeypatch):
+    monkeypatch.setattr(outputs_pkg, "_silence_stdout", pytest.fail)
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    stream = FailingStream(full)
+    output = LineOutput(jsonl.format_event, stream, "/var/log/x", owned=True)
+    with pytest.raises(OutputError, match="cannot write output /var/log/x: No space left"):
+        output.write(make_event())
+    with pytest.raises(OutputError):
+        output.flush()
+    output.close()
+    assert stream.closed
+
+
+def test_write_after_close_is_a_bug(tmp_path):
+    output = open_output("text", tmp_path / "x.log")
+    output.close()
+    with pytest.raises(ValueError, match="closed"):
+        output.write(make_event())
+
+
+# -- summary -----------------------------------------------------------------------------
+
+
+def test_summary_without_drops():
+    summary = RunSummary(duration_s=15.0, probes=(ProbeStats("file_monitor", 12, 0),))
+    assert format_summary(summary) == [
+        "summary: ran 15.0s; file_monitor: 12 events, 0 dropped; total: 12 events, 0 dropped"
+    ]
+
+
+def test_summary_with_drops_says_so_plainly():
+    summary = RunSummary(
+        duration_s=3.25,
+        probes=(ProbeStats("file_monitor", 1, 5), ProbeStats("network_monitor", 7, 0)),
+    )
+    assert format_summary(summary) == [
+        (
+            "summary: ran 3.2s; file_monitor: 1 event, 5 dropped; network_monitor: 7 events, "
+            "0 dropped; total: 8 events, 5 dropped"
+        ),
+        "warning: 5 events dropped (file_monitor: 5); the event log is incomplete",
+    ]
+
+
+def test_summary_with_one_drop_and_no_probes():
+    one = RunSummary(duration_s=1, probes=(ProbeStats("file_monitor", 0, 1),))
+    assert format_summary(one)[1] == (
+        "warning: 1 event dropped (file_monitor: 1); the event log is incomplete"
+    )
+    empty = RunSummary(duration_s=0.04, probes=())
+    assert format_summary(empty) == ["summary: ran 0.0s; total: 0 events, 0 dropped"]
+
+
+def test_progress_line():
+    assert format_progress([ProbeStats("file_monitor", 12, 0)]) == (
+        "stats: file_monitor: 12 events, 0 dropped"
+    )
+    assert format_progress(
+        [ProbeStats("file_monitor", 12, 5), ProbeStats("memory_monitor", 0, 0)]
+    ) == (
+        "stats: file_monitor: 12 events, 5 dropped; memory_monitor: 0 events, 0 dropped; "
+        "warning: 5 events dropped (file_monitor: 5) so far"
+    )
+    assert format_progress([]) == "stats: no probes"
