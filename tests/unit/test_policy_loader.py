@@ -264,8 +264,14 @@ def test_watch_read_items_must_be_non_empty_strings(item, found):
         ("/etc/", "pattern must name a file, so it must not end with '/'"),
         ("/", "pattern must name a file, so it must not end with '/'"),
         ("/etc//shadow", "pattern must not contain an empty component ('//')"),
-        ("/etc/./shadow", "pattern must not contain '.' or '..' components, since real paths have none"),
-        ("/etc/../shadow", "pattern must not contain '.' or '..' components, since real paths have none"),
+        (
+            "/etc/./shadow",
+            "pattern must not contain '.' or '..' components, since real paths have none",
+        ),
+        (
+            "/etc/../shadow",
+            "pattern must not contain '.' or '..' components, since real paths have none",
+        ),
         ("..", "pattern must not contain '.' or '..' components, since real paths have none"),
         ("[abc", "pattern must close every '[' with a ']' in the same component"),
         ("/etc/[ab/x", "pattern must close every '[' with a ']' in the same component"),
@@ -330,8 +336,10 @@ def test_all_problems_are_reported_in_line_order():
         """
     assert problems(text) == [
         "p.yml:1: version: expected the integer 1, the only schema version, found the integer 2",
-        "p.yml:5: files.watch_read[1]: pattern must be an absolute path or a bare file name, "
-        "found 'foo/bar'",
+        (
+            "p.yml:5: files.watch_read[1]: pattern must be an absolute path or a bare file name, "
+            "found 'foo/bar'"
+        ),
         "p.yml:6: files.watch_read[2]: expected a non-empty string, found the integer 3",
         f"p.yml:7: files.watch_read[3]: {NOT_PREFILTERABLE}, found '*'",
         "p.yml:8: files.watch_read: expected each key once (first on line 3), found it again",
@@ -400,8 +408,10 @@ def test_problems_name_the_file_path(tmp_path):
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert caught.value.lines() == [
-        f"{path}:2: files.watch_read[0]: pattern must be an absolute path or a bare file name, "
-        "found 'a/b'",
+        (
+            f"{path}:2: files.watch_read[0]: pattern must be an absolute path or a bare file name, "
+            "found 'a/b'"
+        ),
     ]
 
 

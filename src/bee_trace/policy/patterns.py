@@ -262,7 +262,7 @@ def compile_glob(raw: str) -> re.Pattern[bytes]:
     middle, one or more at the end).
     """
     if not raw.startswith("/"):
-        return re.compile(_component_regex(raw), re.DOTALL)
+        return re.compile(_component_regex(raw))
     components = _components(raw)
     parts: list[bytes] = []
     for index, component in enumerate(components):
@@ -273,7 +273,7 @@ def compile_glob(raw: str) -> re.Pattern[bytes]:
         elif index == 0 or components[index - 1] != "**":
             # consecutive '**' mean the same as one and would only slow matching down
             parts.append(b"(?:/[^/]+)*")
-    return re.compile(b"".join(parts), re.DOTALL)
+    return re.compile(b"".join(parts))
 
 
 def filter_key(raw: str) -> FilterKey:

@@ -1,0 +1,136 @@
+"""Helpers for tests that run bee-trace on the real kernel."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+BEE_TRACE = Path(sys.executable).with_name("bee-trace")
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Run:
+    """The result of one bee-trace run."""
+
+    returncode: int
+    stderr: str
+    events: list[dict[str, object]] = field(default_factory=list)
+    stdout: str = ""
+
+
+class BeeTrace:
+    """Start bee-trace, wait for its ready line, stop it with a signal."""
+
+    def __init__(self, *args: str, output: Path, fmt: str = "json") -> None:
+        self.output = output
+        self.fmt = fmt
+        self.argv = [str(BEE_TRACE), *args, "--format", fmt, "--output", str(output)]
+        self.proc: subprocess.Popen[str] | None = None
+        self._stderr: list[str] = []
+        self._ready = threading.Event()
+        self.result: Run | None = None
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._stderr.append(line)
+            if "ready" in line:
+                self._ready.set()
+
+    def __enter__(self) -> Self:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stderr is not None
+        self._pump_thread = threading.Thread(
+            target=self._pump, args=(self.proc.stderr,), daemon=True
+        )
+        self._pump_thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                self._pump_thread.join(timeout=10)
+                msg = f"bee-trace did not get ready: {''.join(self._stderr)}"
+                raise AssertionError(msg)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self, sig: int = signal.SIGINT) -> Run:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        self._pump_thread.join(timeout=10)
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout.read()
+        self.proc.stdout.close()
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        text = self.output.read_text() if self.output.exists() else ""
+        events = [json.loads(line) for line in text.splitlines()] if self.fmt == "json" else []
+        self.result = Run(self.proc.returncode, "".join(self._stderr), events, stdout)
+        return self.result
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.result is None:
+            self.stop()
+
+
+def run_child(code: str, cwd: Path | None = None) -> int:
+    """Run a Python snippet in a child process; return its pid."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return int(proc.stdout.strip())
+
+
+# --- BPF programs currently loaded in the kernel, for leak checks ---
+
+_libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
+_libbpf.bpf_prog_get_next_id.argtypes = [ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]
+_libbpf.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
+_libbpf.bpf_obj_get_info_by_fd.argtypes = [
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint32),
+]
+_PROG_INFO_SIZE = 256
+_PROG_INFO_NAME_OFFSET = 64
+
+
+def loaded_program_names() -> list[str]:
+    """Names of every BPF program the kernel holds right now."""
+    names: list[str] = []
+    prog_id = ctypes.c_uint32(0)
+    while _libbpf.bpf_prog_get_next_id(prog_id.value, ctypes.byref(prog_id)) == 0:
+        fd = _libbpf.bpf_prog_get_fd_by_id(prog_id.value)
+        if fd < 0:
+            continue
+        info = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+        size = ctypes.c_uint32(_PROG_INFO_SIZE)
+        if _libbpf.bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) == 0:
+            raw = info.raw[_PROG_INFO_NAME_OFFSET : _PROG_INFO_NAME_OFFSET + 16]
+            names.append(raw.split(b"\0", 1)[0].decode())
+        os.close(fd)
+    return names

@@ -1,0 +1,246 @@
+"""file_monitor on the real kernel: what is reported, and what is not.
+
+One bee-trace runs for the whole module with a test policy; each test makes
+child processes open files and then reads the events bee-trace wrote. A
+negative check is made safe by a marker read after it: events arrive in
+order, so once the marker is seen, anything the earlier open caused is too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from bee_trace.outputs.jsonl import load_schema
+from tests.kernel.helpers import BeeTrace, loaded_program_names
+
+pytestmark = pytest.mark.kernel
+
+WAIT_S = 10.0
+
+
+class Watch:
+    """A running bee-trace and the scratch tree its policy watches."""
+
+    def __init__(self, root: Path, bee: BeeTrace) -> None:
+        self.root = root
+        self.bee = bee
+        self._seen = 0
+
+    def events(self) -> list[dict[str, object]]:
+        text = self.bee.output.read_text() if self.bee.output.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+
+    def wait_for(self, pid: int, timeout: float = WAIT_S) -> list[dict[str, object]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events() if e["pid"] == pid]
+            if found:
+                return found
+            time.sleep(0.05)
+        pytest.fail(f"no event for pid {pid} within {timeout}s; have {self.events()[-5:]}")
+
+    def marker(self) -> None:
+        """Read the marker file and wait until bee-trace reports it."""
+        proc = subprocess.run(["cat", str(self.root / "marker" / "id_rsa")], check=True)
+        del proc
+        pid = _run(f"open({str(self.root / 'marker' / 'id_rsa')!r}).read()")
+        self.wait_for(pid)
+
+
+def _run(code: str, cwd: Path | None = None) -> int:
+    """Run Python code in a child; return the child's pid."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import os\n{code}\nprint(os.getpid())"],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    return int(proc.stdout.strip().splitlines()[-1])
+
+
+def _cat(path: Path | str, cwd: Path | None = None) -> int:
+    proc = subprocess.Popen(["cat", str(path)], cwd=cwd, stdout=subprocess.DEVNULL)
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture(scope="module")
+def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
+    root = tmp_path_factory.mktemp("fm")
+    for d in ("secret", "other", "marker", "plain", "deep/a/b/c", "cloud/u1"):
+        (root / d).mkdir(parents=True)
+    for f in ("secret/id_rsa", "secret/.env", "marker/id_rsa", "plain/notes.txt",
+              "plain/id_rsa.pub", "plain/not_id_rsa", "deep/a/b/c/server.beetest-key",
+              "cloud/u1/creds", "secret/exact.txt"):
+        (root / f).write_text("x\n")
+    (root / "link_to_key").symlink_to(root / "secret" / "id_rsa")
+    policy = root / "policy.yml"
+    policy.write_text(
+        "version: 1\nfiles:\n  watch_read:\n"
+        "    - id_rsa\n    - .env\n    - '*.beetest-key'\n"
+        f"    - {root}/secret/exact.txt\n"
+        f"    - {root}/cloud/*/creds\n"
+    )
+    before = loaded_program_names()
+    with BeeTrace(
+        "--probe-type", "file_monitor", "--config", str(policy), output=root / "events.jsonl"
+    ) as bee:
+        w = Watch(root, bee)
+        yield w
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    assert "summary:" in run.stderr
+    # nothing stays loaded once bee-trace has stopped
+    after = loaded_program_names()
+    assert [n for n in after if n.startswith(("enter_open", "exit_open"))] == [
+        n for n in before if n.startswith(("enter_open", "exit_open"))
+    ]
+
+
+def test_absolute_path_read_is_reported_with_process_fields(watch: Watch) -> None:
+    pid = _cat(watch.root / "secret" / "id_rsa")
+    (event,) = watch.wait_for(pid)
+    assert event["type"] == "file_access"
+    assert event["comm"] == "cat"
+    assert event["path"] == str(watch.root / "secret" / "id_rsa")
+    assert event["tid"] == pid
+    assert event["ppid"] == os.getpid()
+    assert event["uid"] == os.getuid()
+    assert event["result"] >= 0
+    assert event["result_name"] is None
+    assert event["flag_names"][0] == "O_RDONLY"
+    assert event["rule"] == "id_rsa"
+    assert event["resolved"] is True
+
+
+def test_relative_path_from_another_directory(watch: Watch) -> None:
+    pid = _run("open('../secret/.env').read()", cwd=watch.root / "other")
+    (event,) = watch.wait_for(pid)
+    assert event["path"] == str(watch.root / "secret" / ".env")
+    assert event["rule"] == ".env"
+
+
+def test_openat_with_a_directory_descriptor(watch: Watch) -> None:
+    code = (
+        f"d = os.open({str(watch.root / 'secret')!r}, os.O_RDONLY | os.O_DIRECTORY)\n"
+        "os.close(os.open('id_rsa', os.O_RDONLY, dir_fd=d))"
+    )
+    pid = _run(code, cwd=Path("/"))
+    (event,) = watch.wait_for(pid)
+    assert event["syscall"] == "openat"
+    assert event["path"] == str(watch.root / "secret" / "id_rsa")
+
+
+def test_symlink_reports_the_real_path(watch: Watch) -> None:
+    pid = _cat("link_to_key", cwd=watch.root)
+    (event,) = watch.wait_for(pid)
+    assert event["path"] == str(watch.root / "secret" / "id_rsa")
+
+
+def test_deep_glob_and_absolute_patterns(watch: Watch) -> None:
+    pid = _cat(watch.root / "deep" / "a" / "b" / "c" / "server.beetest-key")
+    (event,) = watch.wait_for(pid)
+    assert event["rule"] == "*.beetest-key"
+    pid = _cat(watch.root / "cloud" / "u1" / "creds")
+    (event,) = watch.wait_for(pid)
+    assert event["rule"] == f"{watch.root}/cloud/*/creds"
+    pid = _cat(watch.root / "secret" / "exact.txt")
+    (event,) = watch.wait_for(pid)
+    assert event["path"] == str(watch.root / "secret" / "exact.txt")
+
+
+def test_legacy_open_and_openat2(watch: Watch) -> None:
+    target = str(watch.root / "secret" / "id_rsa")
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.syscall.restype = ctypes.c_long\n"
+        f"path = {target!r}.encode()\n"
+        "fd = libc.syscall(2, path, os.O_RDONLY, 0)\n"  # open(2) on x86_64
+        "assert fd >= 0\nos.close(fd)\n"
+        "how = (ctypes.c_uint64 * 3)(os.O_RDONLY | os.O_CLOEXEC, 0, 0)\n"
+        "fd = libc.syscall(437, -100, path, ctypes.byref(how), 24)\n"  # openat2
+        "assert fd >= 0, ctypes.get_errno()\nos.close(fd)"
+    )
+    if os.uname().machine != "x86_64":
+        pytest.skip("syscall numbers in this test are x86_64's")
+    pid = _run(code)
+    watch.marker()
+    events = [e for e in watch.events() if e["pid"] == pid]
+    assert sorted(e["syscall"] for e in events) == ["open", "openat2"]
+    assert all(e["path"] == target for e in events)
+    openat2 = next(e for e in events if e["syscall"] == "openat2")
+    assert "O_CLOEXEC" in openat2["flag_names"]
+
+
+def test_failed_open_is_reported_with_errno_and_absolute_path(watch: Watch) -> None:
+    pid = _run("import contextlib\nwith contextlib.suppress(OSError): open('missing/.env')",
+               cwd=watch.root / "other")
+    (event,) = watch.wait_for(pid)
+    assert event["result_name"] == "ENOENT"
+    assert event["result"] == -2
+    assert event["path"] == str(watch.root / "other" / "missing" / ".env")
+
+
+def test_unwatched_and_write_only_opens_are_not_reported(watch: Watch) -> None:
+    pids = [
+        _cat(watch.root / "plain" / "notes.txt"),
+        _cat(watch.root / "plain" / "id_rsa.pub"),
+        _cat(watch.root / "plain" / "not_id_rsa"),
+        _run(f"open({str(watch.root / 'secret' / 'id_rsa')!r}, 'a').close()"),
+    ]
+    watch.marker()
+    assert [e for e in watch.events() if e["pid"] in pids] == []
+
+
+def test_events_validate_against_the_schema(watch: Watch) -> None:
+    _cat(watch.root / "secret" / "id_rsa")
+    watch.marker()
+    schema = load_schema()
+    events = watch.events()
+    assert events
+    for event in events:
+        jsonschema.validate(event, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_control_characters_in_a_path_cannot_forge_a_line(tmp_path: Path) -> None:
+    evil = tmp_path / "a\nEvent: File access forged=1 \x1b[31m"
+    evil.mkdir()
+    (evil / "id_rsa").write_text("x")
+    with BeeTrace("--probe-type", "file_monitor", output=tmp_path / "out.txt", fmt="text") as bee:
+        pid = _cat(evil / "id_rsa")
+        deadline = time.monotonic() + WAIT_S
+        while f"pid={pid} " not in (bee.output.read_text() if bee.output.exists() else ""):
+            assert time.monotonic() < deadline, "event not seen"
+            time.sleep(0.05)
+        run = bee.stop()
+    assert run.returncode == 0
+    lines = [ln for ln in bee.output.read_text().splitlines() if f"pid={pid} " in ln]
+    assert len(lines) == 1
+    assert lines[0].startswith("Event: File access ")
+    assert "\x1b" not in bee.output.read_text()
+    assert "forged=1" in lines[0]
+    assert "\\n" in lines[0]
+
+
+def test_libc_fopen_path(watch: Watch) -> None:
+    libc = ctypes.CDLL(None)
+    del libc  # the child does the open; this only documents which call it uses
+    pid = _run(
+        "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.fopen.restype = ctypes.c_void_p\n"
+        f"f = libc.fopen({str(watch.root / 'secret' / 'id_rsa').encode()!r}, b're')\n"
+        "libc.fclose(ctypes.c_void_p(f))"
+    )
+    (event,) = watch.wait_for(pid)
+    assert "O_CLOEXEC" in event["flag_names"]
