@@ -14,18 +14,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bee_trace import __version__
 from bee_trace.errors import BeeTraceError, ExitCode, UsageError
-from bee_trace.events.model import ProbeStats
 from bee_trace.outputs import FORMATS, open_output
 from bee_trace.outputs.summary import format_progress, format_summary
 from bee_trace.policy import Policy, load_policy
 from bee_trace.probes import PROBE_TYPES, PROBES, ProbeContext
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
 
 log = logging.getLogger("bee_trace")
 
@@ -50,6 +51,14 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(msg) from None
     if value < 0 or value != value or value == float("inf"):  # noqa: PLR0124 - NaN check
         msg = f"invalid duration {text!r}: must be 0 (run until stopped) or more"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _duration(text)
+    if value == 0:
+        msg = f"invalid interval {text!r}: must be more than 0"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -103,7 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose",
         "-v",
         action="store_true",
-        help="more diagnostics, and event and drop counts every 10 seconds",
+        help="more diagnostics, and event and drop counts every --stats-interval seconds",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=_positive_seconds,
+        default=STATS_EVERY_S,
+        metavar="SECONDS",
+        help="with --verbose, how often to report event and drop counts (default: 10)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -118,9 +134,7 @@ def _setup_logging(*, verbose: bool) -> None:
     debug = os.environ.get("BEE_TRACE_LOG", "").lower() == "debug"
     root.setLevel(logging.DEBUG if debug or verbose else logging.INFO)
     # libbpf's own chatter only when asked for by name
-    logging.getLogger("bee_trace.bpf.libbpf").setLevel(
-        logging.DEBUG if debug else logging.WARNING
-    )
+    logging.getLogger("bee_trace.bpf.libbpf").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _select_probes(probe_type: str) -> list[str]:
@@ -180,22 +194,28 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
     def progress() -> None:
         log.info("%s", format_progress(monitor.stats()))
 
-    stats: list[ProbeStats] = []
+    failure: BeeTraceError | None = None
     try:
         monitor.start()
         log.info("ready: %s attached, policy %s", ", ".join(names), policy.source)
         deadline = time.monotonic() + args.duration if args.duration > 0 else None
-        run_until(monitor, stop, deadline, progress if args.verbose else None, STATS_EVERY_S)
-    finally:
-        try:
-            summary = monitor.stop()
-            output.flush()
-        finally:
+        run_until(monitor, stop, deadline, progress if args.verbose else None, args.stats_interval)
+    except BeeTraceError as exc:
+        if not monitor.started:
             monitor.close()
             output.close()
+            raise
+        # a failure mid-run still ends with detaching and a summary
+        failure = exc
+    summary = monitor.stop()
+    try:
+        output.close()
+    except BeeTraceError as exc:
+        failure = failure or exc
     for line in format_summary(summary):
         log.info("%s", line)
-    del stats
+    if failure is not None:
+        raise failure
     return ExitCode.OK
 
 

@@ -11,17 +11,22 @@ from __future__ import annotations
 import ctypes
 import logging
 import struct
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bee_trace.bpf import BpfObject, RingBuffer
 from bee_trace.bpf.libbpf import possible_cpus
-from bee_trace.events.model import Event, ProbeStats, RunSummary
+from bee_trace.errors import BeeTraceError
+from bee_trace.events.model import ProbeStats, RunSummary
 from bee_trace.events.records import Counter, EventHeader, check_layout
-from bee_trace.outputs import Output
 from bee_trace.probes.base import Probe, object_path
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from bee_trace.outputs import Output
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,7 @@ class _Loaded:
     delivered: int = 0
     filtered: int = 0
     malformed: int = 0
+    undelivered: int = 0
     kernel_drops: dict[Counter, int] = field(default_factory=dict)
     is_loaded: bool = False
     closed: bool = False
@@ -50,6 +56,8 @@ class Monitor:
         self._loaded: list[_Loaded] = []
         self._ring = RingBuffer()
         self._started_at = 0.0
+        self.started = False
+        self._output_failed = False
 
     @property
     def probe_names(self) -> list[str]:
@@ -65,6 +73,7 @@ class Monitor:
         except BaseException:
             self.close()
             raise
+        self.started = True
 
     def _start_probe(self, probe: Probe) -> None:
         obj = BpfObject(object_path(probe.object_name))
@@ -101,7 +110,16 @@ class Monitor:
             if event is None:
                 loaded.filtered += 1
                 return
-            self._output.write(event)
+            if self._output_failed:
+                loaded.undelivered += 1
+                return
+            try:
+                self._output.write(event)
+            except BeeTraceError:
+                # counted, and from now on every event is: none is lost unseen
+                self._output_failed = True
+                loaded.undelivered += 1
+                raise
             loaded.delivered += 1
 
         return handle
@@ -134,7 +152,9 @@ class Monitor:
             lost = k.get(Counter.DROP_RINGBUF, 0) + k.get(Counter.DROP_PENDING_FULL, 0)
             out.append(
                 ProbeStats(
-                    probe=loaded.probe.name, events=loaded.delivered, dropped=lost + loaded.malformed
+                    probe=loaded.probe.name,
+                    events=loaded.delivered,
+                    dropped=lost + loaded.malformed + loaded.undelivered,
                 )
             )
         return out
@@ -149,7 +169,11 @@ class Monitor:
         """Detach, deliver what is left, count, then unload everything."""
         for loaded in self._loaded:
             loaded.obj.detach()
-        self.drain()
+        try:
+            self.drain()
+        except BeeTraceError as exc:
+            log.warning("could not deliver the remaining events: %s", exc)
+            self.drain()
         result = self.summary()
         self.close()
         return result
@@ -164,8 +188,13 @@ class Monitor:
                 loaded.closed = True
 
 
-def run_until(monitor: Monitor, stop: threading.Event, deadline: float | None,
-              tick: Callable[[], None] | None = None, tick_every_s: float = 0.0) -> None:
+def run_until(
+    monitor: Monitor,
+    stop: threading.Event,
+    deadline: float | None,
+    tick: Callable[[], None] | None = None,
+    tick_every_s: float = 0.0,
+) -> None:
     """Poll until stop is set or the monotonic deadline passes."""
     next_tick = time.monotonic() + tick_every_s
     while not stop.is_set():

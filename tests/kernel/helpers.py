@@ -12,8 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 BEE_TRACE = Path(sys.executable).with_name("bee-trace")
 READY_TIMEOUT_S = 30.0

@@ -14,14 +14,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
 
 from bee_trace.outputs.jsonl import load_schema
 from tests.kernel.helpers import BeeTrace, loaded_program_names
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.kernel
 
@@ -80,9 +83,17 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
     root = tmp_path_factory.mktemp("fm")
     for d in ("secret", "other", "marker", "plain", "deep/a/b/c", "cloud/u1"):
         (root / d).mkdir(parents=True)
-    for f in ("secret/id_rsa", "secret/.env", "marker/id_rsa", "plain/notes.txt",
-              "plain/id_rsa.pub", "plain/not_id_rsa", "deep/a/b/c/server.beetest-key",
-              "cloud/u1/creds", "secret/exact.txt"):
+    for f in (
+        "secret/id_rsa",
+        "secret/.env",
+        "marker/id_rsa",
+        "plain/notes.txt",
+        "plain/id_rsa.pub",
+        "plain/not_id_rsa",
+        "deep/a/b/c/server.beetest-key",
+        "cloud/u1/creds",
+        "secret/exact.txt",
+    ):
         (root / f).write_text("x\n")
     (root / "link_to_key").symlink_to(root / "secret" / "id_rsa")
     policy = root / "policy.yml"
@@ -185,8 +196,10 @@ def test_legacy_open_and_openat2(watch: Watch) -> None:
 
 
 def test_failed_open_is_reported_with_errno_and_absolute_path(watch: Watch) -> None:
-    pid = _run("import contextlib\nwith contextlib.suppress(OSError): open('missing/.env')",
-               cwd=watch.root / "other")
+    pid = _run(
+        "import contextlib\nwith contextlib.suppress(OSError): open('missing/.env')",
+        cwd=watch.root / "other",
+    )
     (event,) = watch.wait_for(pid)
     assert event["result_name"] == "ENOENT"
     assert event["result"] == -2

@@ -18,10 +18,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bee_trace.errors import LoadError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,7 @@ def _fail(what: str, err: int, log_lines: list[str]) -> LoadError:
 
 
 def _ptr_error(ptr: int | None) -> int:
-    """libbpf 1.x returns NULL and sets errno on failure."""
+    """Libbpf 1.x returns NULL and sets errno on failure."""
     if ptr:
         return 0
     return ctypes.get_errno() or errno.EINVAL
@@ -231,7 +233,8 @@ class BpfMap:
         """Resize before load (for a ring buffer: its size in bytes)."""
         err = lib().bpf_map__set_max_entries(self._ptr, entries)
         if err:
-            raise _fail(f"cannot size map {self.name} to {entries}", -err, [])
+            msg = f"cannot size map {self.name} to {entries}"
+            raise _fail(msg, -err, [])
 
     def set_initial_value(self, data: bytes) -> None:
         """Write the start of a global-data map (``.rodata``) before load."""
@@ -246,7 +249,8 @@ class BpfMap:
         """Insert or replace one element."""
         err = lib().bpf_map__update_elem(self._ptr, key, len(key), value, len(value), 0)
         if err:
-            raise _fail(f"cannot update map {self.name}", -err, [])
+            msg = f"cannot update map {self.name}"
+            raise _fail(msg, -err, [])
 
     def lookup(self, key: bytes, value_size: int) -> bytes | None:
         """Return the raw value for key, or None when absent."""
@@ -255,7 +259,8 @@ class BpfMap:
         if err == -errno.ENOENT:
             return None
         if err:
-            raise _fail(f"cannot read map {self.name}", -err, [])
+            msg = f"cannot read map {self.name}"
+            raise _fail(msg, -err, [])
         return out.raw
 
 
@@ -270,7 +275,8 @@ class BpfObject:
             ptr = lib().bpf_object__open_file(os.fsencode(path), None)
             err = _ptr_error(ptr)
         if err:
-            raise _fail(f"cannot open BPF object {path}", err, lines)
+            msg = f"cannot open BPF object {path}"
+            raise _fail(msg, err, lines)
         self._ptr: int | None = ptr
 
     @property
@@ -322,7 +328,8 @@ class BpfObject:
         with _capture() as lines:
             err = lib().bpf_object__load(self.ptr)
         if err:
-            raise _fail(f"cannot load {self.path.name} into the kernel", -err, lines)
+            msg = f"cannot load {self.path.name} into the kernel"
+            raise _fail(msg, -err, lines)
 
     def attach(self, name: str) -> BpfLink:
         """Attach one program to the hook its section names."""
@@ -330,7 +337,8 @@ class BpfObject:
             ptr = lib().bpf_program__attach(self._program(name))
             err = _ptr_error(ptr)
         if err:
-            raise _fail(f"cannot attach {name} ({self.section(name)})", err, lines)
+            msg = f"cannot attach {name} ({self.section(name)})"
+            raise _fail(msg, err, lines)
         link = BpfLink(ptr, name)
         self.links.append(link)
         return link
@@ -372,7 +380,8 @@ def possible_cpus() -> int:
     """Number of possible CPUs: the stride of per-CPU map values."""
     n = int(lib().libbpf_num_possible_cpus())
     if n <= 0:
-        raise _fail("cannot count possible CPUs", -n, [])
+        msg = "cannot count possible CPUs"
+        raise _fail(msg, -n, [])
     return n
 
 
@@ -412,14 +421,16 @@ class RingBuffer:
             else:
                 err = -lb.ring_buffer__add(self._ptr, bpf_map.fd, cb, None)
         if err:
-            raise _fail(f"cannot consume ring buffer {bpf_map.name}", err, lines)
+            msg = f"cannot consume ring buffer {bpf_map.name}"
+            raise _fail(msg, err, lines)
 
     def _run(self, rc: int) -> int:
         if self.error is not None:
             error, self.error = self.error, None
             raise error
         if rc < 0 and rc != -errno.EINTR:
-            raise _fail("ring buffer poll failed", -rc, [])
+            msg = "ring buffer poll failed"
+            raise _fail(msg, -rc, [])
         return max(rc, 0)
 
     def poll(self, timeout_ms: int) -> int:

@@ -18,7 +18,7 @@ AT_FDCWD: Final = -100
 
 def _readlink(link: Path) -> bytes | None:
     try:
-        return os.readlink(os.fsencode(link))
+        return os.readlink(os.fsencode(link))  # noqa: PTH115 - bytes in, bytes out
     except OSError:
         return None
 

@@ -12,12 +12,14 @@ import logging
 import os
 import platform
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bee_trace.errors import HostRequirementError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ MIN_KERNEL: Final = (5, 8)
 BTF_PATH: Final = Path("/sys/kernel/btf/vmlinux")
 TRACEFS_DIR: Final = Path("/sys/kernel/tracing")
 DEBUGFS_TRACING_DIR: Final = Path("/sys/kernel/debug/tracing")
+
+_MOUNT_FSTYPE: Final = 2  # field of a /proc/self/mounts line
 
 CAP_SYS_ADMIN: Final = 21
 CAP_PERFMON: Final = 38
@@ -63,7 +67,7 @@ def missing_privileges(caps: int) -> list[str]:
     """Name what is missing for loading and attaching tracing programs."""
     if caps & (1 << CAP_SYS_ADMIN):
         return []
-    missing = [
+    return [
         f"capability {name} (or CAP_SYS_ADMIN): {why}"
         for bit, name, why in (
             (CAP_BPF, "CAP_BPF", "needed to load BPF programs and create maps"),
@@ -71,7 +75,6 @@ def missing_privileges(caps: int) -> list[str]:
         )
         if not caps & (1 << bit)
     ]
-    return missing
 
 
 def tracefs_mounted(mounts: Path, where: Iterable[Path]) -> Path | None:
@@ -79,7 +82,11 @@ def tracefs_mounted(mounts: Path, where: Iterable[Path]) -> Path | None:
     wanted = {str(p) for p in where}
     for line in mounts.read_text().splitlines():
         fields = line.split()
-        if len(fields) >= 3 and fields[2] == "tracefs" and fields[1] in wanted:
+        if (
+            len(fields) > _MOUNT_FSTYPE
+            and fields[_MOUNT_FSTYPE] == "tracefs"
+            and fields[1] in wanted
+        ):
             return Path(fields[1])
     return None
 
@@ -127,9 +134,7 @@ def check_host(paths: HostPaths | None = None, release: str | None = None) -> No
             missing.append(f"Linux {floor} or newer (BPF ring buffer); this is {release}")
 
     if not os.access(paths.btf, os.R_OK):
-        missing.append(
-            f"kernel BTF at {paths.btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)"
-        )
+        missing.append(f"kernel BTF at {paths.btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)")
 
     try:
         caps = effective_caps(paths.proc_self_status)

@@ -12,12 +12,13 @@ import importlib.resources
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from bee_trace.bpf import BpfObject
-from bee_trace.events.model import Event
-from bee_trace.events.records import EventHeader
-from bee_trace.policy import Policy
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
+    from bee_trace.events.model import Event
+    from bee_trace.events.records import EventHeader
+    from bee_trace.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)

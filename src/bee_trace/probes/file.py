@@ -10,14 +10,16 @@ from __future__ import annotations
 import ctypes
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
-from bee_trace.bpf import BpfObject
 from bee_trace.events import resolve
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
 from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.probes.base import Probe
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
 
 _PATH_OFFSET: Final = FileEvent.path.offset
 _FILTER_MAP_MAX: Final = 1024

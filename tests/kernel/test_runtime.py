@@ -1,0 +1,139 @@
+"""The runtime on the real kernel: loss accounting, self-filtering, shutdown."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bee_trace.policy import parse_policy
+from bee_trace.probes import ProbeContext
+from bee_trace.probes.file import FileProbe
+from bee_trace.runtime import Monitor
+from tests.kernel.helpers import BeeTrace
+
+if TYPE_CHECKING:
+    from bee_trace.events.model import Event
+
+pytestmark = pytest.mark.kernel
+
+FLOOD_OPENS = 60_000
+
+
+class ListOutput:
+    """An output that keeps events in memory."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def write(self, event: Event) -> None:
+        self.events.append(event)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _flood(path: Path, count: int) -> int:
+    code = (
+        "import os, sys\n"
+        f"p = {str(path)!r}\n"
+        f"for _ in range({count}):\n"
+        "    os.close(os.open(p, os.O_RDONLY))\n"
+        "print(os.getpid())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout)
+
+
+def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> None:
+    """Stop bee-trace, flood, resume: every open is delivered or counted dropped."""
+    target = tmp_path / "flood.beetest-flood"
+    target.write_text("x")
+    policy = tmp_path / "policy.yml"
+    policy.write_text("files:\n  watch_read:\n    - '*.beetest-flood'\n")
+    with BeeTrace("--config", str(policy), output=tmp_path / "out.jsonl") as bee:
+        os.kill(bee.pid, signal.SIGSTOP)
+        try:
+            pid = _flood(target, FLOOD_OPENS)
+        finally:
+            os.kill(bee.pid, signal.SIGCONT)
+        time.sleep(0.5)
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    delivered = [e for e in run.events if e["pid"] == pid]
+    m = re.search(r"file_monitor: (\d+) events?, (\d+) dropped", run.stderr)
+    assert m, run.stderr
+    events, dropped = int(m.group(1)), int(m.group(2))
+    assert dropped > 0, "the flood should overrun the ring buffer while bee-trace is stopped"
+    assert events == len(run.events)
+    assert len(delivered) + dropped == FLOOD_OPENS
+    assert "warning:" in run.stderr
+    assert "dropped" in run.stderr
+
+
+def test_bee_trace_does_not_report_its_own_opens(tmp_path: Path) -> None:
+    """The kernel side skips the monitor's own process (self_pid)."""
+    target = tmp_path / "own.beetest-self"
+    target.write_text("x")
+    policy = parse_policy("files:\n  watch_read:\n    - '*.beetest-self'\n", "test")
+    ctx = ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=0)
+    out = ListOutput()
+    monitor = Monitor([FileProbe(ctx)], out)
+    monitor.start()
+    try:
+        target.read_text()  # this process: must not be reported
+        child = _flood(target, 1)  # another process: must be
+        deadline = time.monotonic() + 10
+        while not out.events and time.monotonic() < deadline:
+            monitor.poll(100)
+        summary = monitor.stop()
+    finally:
+        monitor.close()
+    assert [e.process.pid for e in out.events] == [child]
+    assert summary.total_dropped == 0
+    assert summary.probes[0].events == 1
+
+
+def test_sigterm_stops_with_a_summary_and_verbose_reports_progress(tmp_path: Path) -> None:
+    with BeeTrace("--verbose", "--stats-interval", "0.2", output=tmp_path / "out.jsonl") as bee:
+        time.sleep(1.0)
+        run = bee.stop(signal.SIGTERM)
+    assert run.returncode == 0
+    assert re.search(r"stats: file_monitor: \d+ events?, \d+ dropped", run.stderr), run.stderr
+    assert "received SIGTERM" in run.stderr
+    assert "summary: ran" in run.stderr
+
+
+def test_duration_ends_the_run(tmp_path: Path) -> None:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("bee-trace")),
+            "--duration",
+            "1.5",
+            "--probe-type",
+            "all",
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert "starting file_monitor" in proc.stderr
+    assert "ready" in proc.stderr
+    assert "summary: ran" in proc.stderr
+    assert elapsed >= 1.5
