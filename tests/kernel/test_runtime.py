@@ -57,10 +57,12 @@ def _flood(path: Path, count: int) -> int:
 
 def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> None:
     """Stop bee-trace, flood, resume: every open is delivered or counted dropped."""
-    target = tmp_path / "flood.beetest-flood"
+    # unique per run, so that a concurrent run's flood is not counted here
+    suffix = f".beetest-flood-{os.getpid()}"
+    target = tmp_path / f"flood{suffix}"
     target.write_text("x")
     policy = tmp_path / "policy.yml"
-    policy.write_text("files:\n  watch_read:\n    - '*.beetest-flood'\n")
+    policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n")
     with BeeTrace("--config", str(policy), output=tmp_path / "out.jsonl") as bee:
         os.kill(bee.pid, signal.SIGSTOP)
         try:
@@ -83,9 +85,10 @@ def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> Non
 
 def test_bee_trace_does_not_report_its_own_opens(tmp_path: Path) -> None:
     """The kernel side skips the monitor's own process (self_pid)."""
-    target = tmp_path / "own.beetest-self"
+    suffix = f".beetest-self-{os.getpid()}"
+    target = tmp_path / f"own{suffix}"
     target.write_text("x")
-    policy = parse_policy("files:\n  watch_read:\n    - '*.beetest-self'\n", "test")
+    policy = parse_policy(f"files:\n  watch_read:\n    - '*{suffix}'\n", "test")
     ctx = ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=0)
     out = ListOutput()
     monitor = Monitor([FileProbe(ctx)], out)
