@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -257,3 +259,49 @@ def test_libc_fopen_path(watch: Watch) -> None:
     )
     (event,) = watch.wait_for(pid)
     assert "O_CLOEXEC" in event["flag_names"]
+
+
+def test_denied_reads_through_symlinks_and_relative_names(tmp_path: Path) -> None:
+    """Failed opens (EACCES as nobody) still name the real file."""
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed for this test")
+    root = Path(tempfile.mkdtemp(prefix="bt-denied-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        secret = root / "secret"
+        secret.mkdir(mode=0o755)
+        target = secret / "locked.beetest-denied"
+        target.write_text("x")
+        target.chmod(0o600)
+        (root / "linkdir").symlink_to(secret)
+        policy = tmp_path / "policy.yml"
+        policy.write_text(f"files:\n  watch_read:\n    - {target}\n")
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        with BeeTrace("--config", str(policy), output=tmp_path / "out.jsonl") as bee:
+            via_link = subprocess.Popen([*nobody, "cat", str(root / "linkdir" / target.name)],
+                                        stderr=subprocess.DEVNULL)
+            via_link.wait()
+            via_dotdot = subprocess.Popen(
+                [*nobody, "cat", str(root / "linkdir" / ".." / "secret" / target.name)],
+                stderr=subprocess.DEVNULL)
+            via_dotdot.wait()
+            relative = subprocess.Popen([*nobody, "cat", target.name], cwd=root / "linkdir",
+                                        stderr=subprocess.DEVNULL)
+            relative.wait()
+            pids = {via_link.pid, via_dotdot.pid, relative.pid}
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                text = bee.output.read_text() if bee.output.exists() else ""
+                mine = [json.loads(x) for x in text.splitlines()]
+                mine = [e for e in mine if e["pid"] in pids]
+                if len(mine) >= len(pids):
+                    break
+                time.sleep(0.05)
+            run = bee.stop()
+        assert run.returncode == 0, run.stderr
+        assert {e["pid"] for e in mine} == pids
+        for event in mine:
+            assert event["path"] == str(target), event
+            assert event["result_name"] == "EACCES"
+    finally:
+        shutil.rmtree(root)

@@ -48,17 +48,35 @@ def normalize(path: bytes) -> bytes:
     return b"/" + b"/".join(parts)
 
 
+def follow_directory(path: bytes) -> bytes:
+    """Resolve symlinks and ``..`` in the directory part of an absolute path.
+
+    The file itself may not exist (the open failed), but the directory
+    usually does; where it does not, the path is normalised lexically.
+    """
+    head, _, name = path.rpartition(b"/")
+    if not head:
+        return normalize(path)
+    try:
+        real = os.path.realpath(head or b"/", strict=True)
+    except OSError:
+        return normalize(path)
+    return normalize(real + b"/" + name)
+
+
 def absolute(
     name: bytes, pid: int, tid: int, dfd: int, proc: Path = Path("/proc")
 ) -> tuple[bytes, bool]:
     """Return ``(path, resolved)`` for a name passed to open.
 
-    ``resolved`` is true when the result is absolute. It is lexical: a
-    symlink in a failed open's name is not followed, since the open failed.
+    ``resolved`` is true when the result is absolute. The kernel side puts
+    the caller's directory in front of a relative name already; this is the
+    fallback when it could not. Symlinks in the directory part are followed
+    as bee-trace sees the file system.
     """
     if name.startswith(b"/"):
-        return normalize(name), True
+        return follow_directory(name), True
     base = base_directory(pid, tid, dfd, proc)
     if base is None or not base.startswith(b"/"):
         return name, False
-    return normalize(base + b"/" + name), True
+    return follow_directory(base + b"/" + name), True

@@ -18,6 +18,8 @@
 
 enum bt_event_kind {
 	BT_EVENT_FILE_ACCESS = 1,
+	BT_EVENT_NETWORK = 2,
+	BT_EVENT_MEMORY = 3,
 };
 
 /* every record starts with this header */
@@ -79,12 +81,111 @@ struct bt_filter_key {
 	char value[BT_FILTER_KEY_MAX];
 };
 
+enum bt_net_syscall {
+	BT_NET_CONNECT = 1,
+	BT_NET_SENDTO = 2,
+	BT_NET_SENDMSG = 3,
+};
+
+/*
+ * An outbound connect, or a UDP datagram with an explicit destination.
+ * daddr holds 4 bytes for AF_INET (IPv4-mapped IPv6 destinations are turned
+ * into AF_INET here) and 16 for AF_INET6, in network order.
+ */
+struct bt_net_event {
+	struct bt_event_header hdr;
+	__s32 result;
+	/* index of the matching network.blocked_ips entry, when blocked */
+	__u32 rule;
+	/* UDP: sends to this destination by this process so far (see network.py) */
+	__u64 total;
+	__u16 family;
+	__u16 dport;
+	__u8 protocol;
+	__u8 syscall;
+	__u8 blocked;
+	__u8 _pad0;
+	__u8 daddr[16];
+};
+
+/* LPM trie keys for network.blocked_ips */
+struct bt_lpm_v4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct bt_lpm_v6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* UDP aggregation: one entry per process and destination */
+struct bt_udp_key {
+	__u32 tgid;
+	__s32 result;
+	__u16 family;
+	__u16 dport;
+	__u8 syscall;
+	__u8 _pad[3];
+	__u8 daddr[16];
+};
+
+struct bt_udp_value {
+	__u64 total;
+	__u64 last_emit_ns;
+};
+
+struct bt_net_config {
+	__u32 self_tgid;
+	__u8 enforce;
+	__u8 _pad[3];
+	/* UDP sends to one destination within this window share one event */
+	__u64 udp_window_ns;
+};
+
+enum bt_mem_operation {
+	BT_MEM_PTRACE = 1,
+	BT_MEM_VM_READV = 2,
+	BT_MEM_VM_WRITEV = 3,
+	BT_MEM_PROC_MEM = 4,
+};
+
+/* one process reaching into another's memory or registers */
+struct bt_mem_event {
+	struct bt_event_header hdr;
+	__s32 result;
+	__u32 target_pid;
+	/* ptrace request, or the open flags for proc_mem */
+	__u64 request;
+	__u8 operation;
+	/* SIGKILL was sent to the accessor */
+	__u8 killed;
+	__u8 _pad[6];
+};
+
+/* an allowed accessor executable, by the identity of its file */
+struct bt_exe_id {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+struct bt_mem_config {
+	__u32 self_tgid;
+	__u8 enforce;
+	__u8 watch_ptrace;
+	__u8 watch_process_vm;
+	__u8 watch_proc_mem;
+};
+
 /* per-CPU counters, indexed by this enum */
 enum bt_counter {
 	BT_CNT_EMITTED = 0,
 	BT_CNT_DROP_RINGBUF = 1,
 	BT_CNT_DROP_PENDING_FULL = 2,
-	BT_CNT_MAX = 3,
+	/* not a loss: a UDP send sent on its own because the table was full */
+	BT_CNT_UDP_UNAGGREGATED = 3,
+	BT_CNT_MAX = 4,
 };
 
 /* read-only configuration, set by user space before load */

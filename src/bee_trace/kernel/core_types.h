@@ -42,8 +42,40 @@ struct path {
 	struct dentry *dentry;
 };
 
+struct super_block {
+	__u32 s_dev;
+	unsigned long s_magic;
+};
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+};
+
 struct file {
 	struct path f_path;
+	struct inode *f_inode;
+	void *private_data;
+};
+
+struct mm_struct {
+	struct file *exe_file;
+};
+
+struct sock_common {
+	unsigned short skc_family;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_type;
+	__u16 sk_protocol;
+};
+
+struct socket {
+	short type;
+	struct file *file;
+	struct sock *sk;
 };
 
 struct fdtable {
@@ -55,11 +87,18 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+struct fs_struct {
+	struct path root;
+	struct path pwd;
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;
 	struct files_struct *files;
+	struct mm_struct *mm;
+	struct fs_struct *fs;
 };
 
 struct open_how {

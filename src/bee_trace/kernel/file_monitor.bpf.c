@@ -11,12 +11,7 @@
  * looks at the file's name and its parent's name only, and the walk happens
  * only for files that pass it: unwatched opens never reach user space.
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-
-#include "core_types.h"
-#include "bee_trace.h"
+#include "common.bpf.h"
 
 #define O_ACCMODE 00000003
 #define O_WRONLY 00000001
@@ -26,14 +21,6 @@
 #define NAME_MAX 255
 #define WALK_MAX_DEPTH 48
 #define SCRATCH_HALF BT_PATH_MAX
-
-/*
- * clang may drop an AND whose result it proves in range, but the verifier
- * tracks the 64-bit register and needs to see the bound: keep it in asm.
- */
-#define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct bt_file_config cfg = {};
 
@@ -66,25 +53,6 @@ struct scratch {
 	char walk[2 * SCRATCH_HALF];
 };
 
-struct syscall_enter_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__u64 args[6];
-};
-
-struct syscall_exit_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__s64 ret;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -105,21 +73,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *val = bpf_map_lookup_elem(&counters, &which);
-
-	if (val)
-		*val += 1;
-}
 
 static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd, __u16 syscall)
 {
@@ -208,19 +161,6 @@ static __always_inline bool prefilter(const char *name, __u32 name_len, const ch
 	return false;
 }
 
-static __always_inline struct file *file_of_fd(struct task_struct *task, __u32 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /*
  * Writes the absolute path of (mnt, dentry) into s->walk so that it ends at
  * SCRATCH_HALF, and returns where it starts. Mount points are crossed by
@@ -280,19 +220,6 @@ static __always_inline __u32 walk_path(struct scratch *s, struct vfsmount *vfsmn
 	return pos;
 }
 
-static __always_inline void fill_header(struct bt_event_header *hdr, struct task_struct *task)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	hdr->kind = BT_EVENT_FILE_ACCESS;
-	hdr->ts_boot_ns = bpf_ktime_get_boot_ns();
-	hdr->pid = id >> 32;
-	hdr->tid = (__u32)id;
-	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	hdr->uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
-}
-
 static __always_inline void send(struct bt_file_event *ev, __u32 path_len)
 {
 	__u32 size;
@@ -344,11 +271,58 @@ static __always_inline void report_file(struct scratch *s, struct task_struct *t
 }
 
 /*
+ * A relative name is relative to the caller's working directory or to the
+ * directory descriptor it passed: walk that directory now, while the caller
+ * is still in the syscall, and put it in front of the name. Returns the new
+ * length; on failure the name stays relative and user space says so.
+ */
+static __always_inline __u64 prefix_directory(struct scratch *s, struct task_struct *task,
+					      __u64 name_len)
+{
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+	bool truncated;
+	__u64 pos, len;
+
+	if (s->ev.dfd == AT_FDCWD) {
+		mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+		dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+	} else {
+		struct file *dir = file_of_fd(task, (__u32)s->ev.dfd);
+
+		if (s->ev.dfd < 0 || !dir)
+			return name_len;
+		mnt = BPF_CORE_READ(dir, f_path.mnt);
+		dentry = BPF_CORE_READ(dir, f_path.dentry);
+	}
+	if (!mnt || !dentry)
+		return name_len;
+
+	/* directory ends at SCRATCH_HALF; then '/', then the name */
+	pos = walk_path(s, mnt, dentry, &truncated);
+	if (truncated)
+		return name_len;
+	s->walk[SCRATCH_HALF] = '/';
+	BOUND(name_len, 0xfff);
+	bpf_probe_read_kernel(&s->walk[SCRATCH_HALF + 1], name_len, s->ev.path);
+
+	len = SCRATCH_HALF - pos + 1 + name_len;
+	if (len > BT_PATH_MAX - 1)
+		return name_len;
+	BOUND(len, 0xfff);
+	BOUND(pos, 0xfff);
+	bpf_probe_read_kernel(s->ev.path, len, &s->walk[pos]);
+	s->ev.path[len] = '\0';
+	return len;
+}
+
+/*
  * The open failed: there is no file, only the name the caller passed. Its
  * last component (and the one before) is what the pre-filter judges; user
  * space makes the name absolute.
  */
-static __always_inline void report_name(struct scratch *s, __u64 filename)
+static __always_inline void report_name(struct scratch *s, struct task_struct *task,
+					__u64 filename)
 {
 	long n = bpf_probe_read_user_str(s->ev.path, sizeof(s->ev.path), (void *)filename);
 	__u64 end, base, pbase, len;
@@ -405,6 +379,8 @@ static __always_inline void report_name(struct scratch *s, __u64 filename)
 	if (!prefilter(s->name, s->name_len, s->pname, s->pname_len))
 		return;
 	s->ev.path_source = BT_PATH_AS_PASSED;
+	if (s->ev.path[0] != '/')
+		end = prefix_directory(s, task, end);
 	send(&s->ev, end);
 }
 
@@ -424,7 +400,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 		goto out;
 
 	task = (struct task_struct *)bpf_get_current_task();
-	fill_header(&s->ev.hdr, task);
+	fill_header(&s->ev.hdr, task, BT_EVENT_FILE_ACCESS);
 	s->ev.result = (__s32)ctx->ret;
 	s->ev.flags = p->flags;
 	s->ev.dfd = p->dfd;
@@ -432,7 +408,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	if (ctx->ret >= 0)
 		report_file(s, task, (__u32)ctx->ret);
 	else
-		report_name(s, p->filename);
+		report_name(s, task, p->filename);
 out:
 	bpf_map_delete_elem(&pending, &id);
 	return 0;

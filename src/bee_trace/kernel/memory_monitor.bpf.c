@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * memory_monitor: one process reading or writing another's memory or
+ * registers, through ptrace, process_vm_readv/writev or /proc/<pid>/mem.
+ *
+ * Syscall tracepoints again: the entry side decides (watched kind, not the
+ * caller itself, caller not allowed) and, with enforcement, sends SIGKILL
+ * to the caller before the call runs; the exit side adds the result. Without
+ * BPF LSM nothing here can make the call itself fail: the kill lands when
+ * the caller returns to user space, after the kernel did the work.
+ */
+#include "common.bpf.h"
+
+#define SIGKILL 9
+#define PROC_SUPER_MAGIC 0x9fa0
+#define O_ACCMODE 00000003
+
+/* ptrace requests that attach to the target or touch its memory or registers */
+#define PTRACE_PEEKTEXT 1
+#define PTRACE_PEEKDATA 2
+#define PTRACE_PEEKUSR 3
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
+#define PTRACE_POKEUSR 6
+#define PTRACE_GETREGS 12
+#define PTRACE_SETREGS 13
+#define PTRACE_GETFPREGS 14
+#define PTRACE_SETFPREGS 15
+#define PTRACE_ATTACH 16
+#define PTRACE_GETFPXREGS 18
+#define PTRACE_SETFPXREGS 19
+#define PTRACE_GETREGSET 0x4204
+#define PTRACE_SETREGSET 0x4205
+#define PTRACE_SEIZE 0x4206
+
+const volatile struct bt_mem_config cfg = {};
+
+/* keeps the record types in the object's BTF for the user-space check */
+const struct bt_mem_event *bt_mem_event_btf __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct bt_mem_event);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} pending_open SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[BT_COMM_LEN]);
+	__type(value, __u8);
+} allowed_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct bt_exe_id);
+	__type(value, __u8);
+} allowed_exes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bt_mem_event);
+} scratch_map SEC(".maps");
+
+static __always_inline bool watched_ptrace_request(__u64 req)
+{
+	switch (req) {
+	case PTRACE_PEEKTEXT:
+	case PTRACE_PEEKDATA:
+	case PTRACE_PEEKUSR:
+	case PTRACE_POKETEXT:
+	case PTRACE_POKEDATA:
+	case PTRACE_POKEUSR:
+	case PTRACE_GETREGS:
+	case PTRACE_SETREGS:
+	case PTRACE_GETFPREGS:
+	case PTRACE_SETFPREGS:
+	case PTRACE_ATTACH:
+	case PTRACE_GETFPXREGS:
+	case PTRACE_SETFPXREGS:
+	case PTRACE_GETREGSET:
+	case PTRACE_SETREGSET:
+	case PTRACE_SEIZE:
+		return true;
+	}
+	return false;
+}
+
+/* is the calling process on the allow list, by comm or by executable? */
+static __always_inline bool caller_allowed(struct task_struct *task)
+{
+	char comm[BT_COMM_LEN] = {};
+	struct bt_exe_id exe = {};
+	struct file *exe_file;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (bpf_map_lookup_elem(&allowed_comms, comm))
+		return true;
+	exe_file = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe_file)
+		return false;
+	exe.ino = BPF_CORE_READ(exe_file, f_inode, i_ino);
+	exe.dev = BPF_CORE_READ(exe_file, f_inode, i_sb, s_dev);
+	return bpf_map_lookup_elem(&allowed_exes, &exe) != NULL;
+}
+
+/* decide on an access; keep it for the exit side unless it is not reported */
+static __always_inline void judge(__u32 target, __u8 op, __u64 request)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct bt_mem_event *ev;
+	__u32 zero = 0;
+
+	/* a process on itself is not an alert, and bee-trace never reports itself */
+	if (target == 0 || target == id >> 32 || id >> 32 == cfg.self_tgid)
+		return;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (caller_allowed(task))
+		return;
+	ev = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	fill_header(&ev->hdr, task, BT_EVENT_MEMORY);
+	ev->target_pid = target;
+	ev->operation = op;
+	ev->request = request;
+	if (cfg.enforce) {
+		bpf_send_signal(SIGKILL);
+		ev->killed = 1;
+	}
+	if (bpf_map_update_elem(&pending, &id, ev, BPF_ANY))
+		count(BT_CNT_DROP_PENDING_FULL);
+}
+
+static __always_inline void send_pending(__s64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct bt_mem_event *ev = bpf_map_lookup_elem(&pending, &id);
+
+	if (!ev)
+		return;
+	ev->result = ret < 0 ? (__s32)ret : 0;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		count(BT_CNT_DROP_RINGBUF);
+	else
+		count(BT_CNT_EMITTED);
+	bpf_map_delete_elem(&pending, &id);
+}
+
+SEC("tracepoint/syscalls/sys_enter_ptrace")
+int enter_ptrace(struct syscall_enter_ctx *ctx)
+{
+	if (cfg.watch_ptrace && watched_ptrace_request(ctx->args[0]))
+		judge((__u32)ctx->args[1], BT_MEM_PTRACE, ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ptrace")
+int exit_ptrace(struct syscall_exit_ctx *ctx)
+{
+	send_pending(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
+int enter_vm_readv(struct syscall_enter_ctx *ctx)
+{
+	if (cfg.watch_process_vm)
+		judge((__u32)ctx->args[0], BT_MEM_VM_READV, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_process_vm_readv")
+int exit_vm_readv(struct syscall_exit_ctx *ctx)
+{
+	send_pending(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
+int enter_vm_writev(struct syscall_enter_ctx *ctx)
+{
+	if (cfg.watch_process_vm)
+		judge((__u32)ctx->args[0], BT_MEM_VM_WRITEV, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_process_vm_writev")
+int exit_vm_writev(struct syscall_exit_ctx *ctx)
+{
+	send_pending(ctx->ret);
+	return 0;
+}
+
+/*
+ * /proc/<pid>/mem: the entry side only notes the flags; the exit side finds
+ * the opened file and checks it is "mem" on procfs under a numeric directory.
+ * A failed open names no file, so it cannot be told apart here.
+ */
+static __always_inline int remember_open(__u32 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!cfg.watch_proc_mem || id >> 32 == cfg.self_tgid)
+		return 0;
+	bpf_map_update_elem(&pending_open, &id, &flags, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int mem_enter_open(struct syscall_enter_ctx *ctx)
+{
+	return remember_open((__u32)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int mem_enter_openat(struct syscall_enter_ctx *ctx)
+{
+	return remember_open((__u32)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int mem_enter_openat2(struct syscall_enter_ctx *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return remember_open((__u32)how.flags);
+}
+
+/* the pid a /proc/<pid>/mem file belongs to, or 0 */
+static __always_inline __u32 proc_mem_target(struct file *f)
+{
+	struct dentry *dentry = BPF_CORE_READ(f, f_path.dentry);
+	struct qstr name = BPF_CORE_READ(dentry, d_name);
+	struct qstr parent;
+	char buf[12] = {};
+	__u32 pid = 0;
+	int i;
+
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC || name.len != 3)
+		return 0;
+	if (bpf_probe_read_kernel(buf, 4, name.name) || buf[0] != 'm' || buf[1] != 'e' ||
+	    buf[2] != 'm')
+		return 0;
+	parent = BPF_CORE_READ(dentry, d_parent, d_name);
+	if (parent.len == 0 || parent.len > 10)
+		return 0;
+	__builtin_memset(buf, 0, sizeof(buf));
+	if (bpf_probe_read_kernel(buf, parent.len & 15, parent.name))
+		return 0;
+	for (i = 0; i < 10; i++) {
+		if (buf[i] == '\0')
+			break;
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+		pid = pid * 10 + (buf[i] - '0');
+	}
+	return pid;
+}
+
+static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 *flags = bpf_map_lookup_elem(&pending_open, &id);
+	struct task_struct *task;
+	struct file *f;
+	__u32 target, fl;
+
+	if (!flags)
+		return 0;
+	fl = *flags;
+	bpf_map_delete_elem(&pending_open, &id);
+	if (ctx->ret < 0)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	f = file_of_fd(task, (__u32)ctx->ret);
+	if (!f)
+		return 0;
+	target = proc_mem_target(f);
+	if (!target)
+		return 0;
+	judge(target, BT_MEM_PROC_MEM, fl);
+	send_pending(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int mem_exit_open(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int mem_exit_openat(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int mem_exit_openat2(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
+}

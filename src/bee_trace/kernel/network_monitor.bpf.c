@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * network_monitor: outbound connects, and UDP datagrams sent to an explicit
+ * destination, matched against network.blocked_ips in LPM tries.
+ *
+ * Reporting uses syscall tracepoints: the entry keeps the destination read
+ * from the caller's sockaddr, the exit adds the result. Denying uses cgroup
+ * sock_addr hooks on the root of the cgroup v2 tree, which run before the
+ * kernel acts on the address and can refuse it with EPERM; they are loaded
+ * only when enforcement is on.
+ */
+#include "common.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+
+const volatile struct bt_net_config cfg = {};
+
+/* keeps the record types in the object's BTF for the user-space check */
+const struct bt_net_event *bt_net_event_btf __attribute__((unused));
+
+struct pending_net {
+	struct bt_net_event ev;
+};
+
+struct sockaddr_in_min {
+	__u16 family;
+	__u16 port;
+	__u8 addr[4];
+};
+
+struct sockaddr_in6_min {
+	__u16 family;
+	__u16 port;
+	__u32 flowinfo;
+	__u8 addr[16];
+};
+
+struct user_msghdr_min {
+	void *msg_name;
+	int msg_namelen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bt_lpm_v4);
+	__type(value, __u32);
+} blocked_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bt_lpm_v6);
+	__type(value, __u32);
+} blocked_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct pending_net);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bt_udp_key);
+	__type(value, struct bt_udp_value);
+} udp_agg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending_net);
+} scratch_map SEC(".maps");
+
+/* ::ffff:a.b.c.d */
+static __always_inline bool is_v4_mapped(const __u8 *a)
+{
+	__u32 w[3];
+
+	__builtin_memcpy(w, a, sizeof(w));
+	return w[0] == 0 && w[1] == 0 && w[2] == __builtin_bswap32(0x0000ffff);
+}
+
+/* which blocked_ips entry, if any, covers this destination */
+static __always_inline bool lookup_blocked(struct bt_net_event *ev)
+{
+	__u32 *rule;
+
+	if (ev->family == AF_INET) {
+		struct bt_lpm_v4 key = {.prefixlen = 32};
+
+		__builtin_memcpy(key.addr, ev->daddr, 4);
+		rule = bpf_map_lookup_elem(&blocked_v4, &key);
+	} else {
+		struct bt_lpm_v6 key = {.prefixlen = 128};
+
+		__builtin_memcpy(key.addr, ev->daddr, 16);
+		rule = bpf_map_lookup_elem(&blocked_v6, &key);
+	}
+	if (!rule)
+		return false;
+	ev->rule = *rule;
+	return true;
+}
+
+/* socket protocol (TCP, UDP) of a descriptor, 0 when it is not a socket */
+static __always_inline __u8 socket_protocol(struct task_struct *task, __u32 fd)
+{
+	struct file *f = file_of_fd(task, fd);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!f)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != f)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	return (__u8)BPF_CORE_READ(sk, sk_protocol);
+}
+
+/* read an IPv4 or IPv6 destination from the caller's sockaddr */
+static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *uaddr, __u32 len)
+{
+	struct sockaddr_in6_min sa6 = {};
+	__u16 family = 0;
+
+	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return false;
+	if (family == AF_INET) {
+		struct sockaddr_in_min sa = {};
+
+		if (len < sizeof(sa) || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+			return false;
+		ev->family = AF_INET;
+		ev->dport = __builtin_bswap16(sa.port);
+		__builtin_memcpy(ev->daddr, sa.addr, 4);
+		return true;
+	}
+	if (family != AF_INET6 || len < sizeof(sa6) || bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
+		return false;
+	ev->dport = __builtin_bswap16(sa6.port);
+	if (is_v4_mapped(sa6.addr)) {
+		ev->family = AF_INET;
+		__builtin_memcpy(ev->daddr, &sa6.addr[12], 4);
+	} else {
+		ev->family = AF_INET6;
+		__builtin_memcpy(ev->daddr, sa6.addr, 16);
+	}
+	return true;
+}
+
+static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8 syscall)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct pending_net *p;
+	__u32 zero = 0;
+
+	if (id >> 32 == cfg.self_tgid)
+		return 0;
+	p = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!p)
+		return 0;
+	__builtin_memset(&p->ev, 0, sizeof(p->ev));
+	if (!read_sockaddr(&p->ev, uaddr, len))
+		return 0;
+
+	task = (struct task_struct *)bpf_get_current_task();
+	p->ev.protocol = socket_protocol(task, fd);
+	if (p->ev.protocol != IPPROTO_TCP && p->ev.protocol != IPPROTO_UDP)
+		return 0;
+	/* only datagrams carry an explicit destination worth reporting per send */
+	if (syscall != BT_NET_CONNECT && p->ev.protocol != IPPROTO_UDP)
+		return 0;
+	p->ev.syscall = syscall;
+	p->ev.blocked = lookup_blocked(&p->ev);
+	fill_header(&p->ev.hdr, task, BT_EVENT_NETWORK);
+	if (bpf_map_update_elem(&pending, &id, p, BPF_ANY))
+		count(BT_CNT_DROP_PENDING_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct syscall_enter_ctx *ctx)
+{
+	return remember(ctx->args[0], (void *)ctx->args[1], ctx->args[2], BT_NET_CONNECT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct syscall_enter_ctx *ctx)
+{
+	return remember(ctx->args[0], (void *)ctx->args[4], ctx->args[5], BT_NET_SENDTO);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct syscall_enter_ctx *ctx)
+{
+	struct user_msghdr_min msg = {};
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]))
+		return 0;
+	return remember(ctx->args[0], msg.msg_name, msg.msg_namelen, BT_NET_SENDMSG);
+}
+
+static __always_inline void send(struct bt_net_event *ev)
+{
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		count(BT_CNT_DROP_RINGBUF);
+	else
+		count(BT_CNT_EMITTED);
+}
+
+/*
+ * UDP sends to one destination are counted in udp_agg and reported at most
+ * once per window; each report carries the running total so user space can
+ * tell how many sends it stands for, and user space reports what is left
+ * when a window closes without a further send.
+ */
+static __always_inline bool aggregate(struct bt_net_event *ev)
+{
+	struct bt_udp_key key = {};
+	struct bt_udp_value fresh = {}, *val;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	key.tgid = ev->hdr.pid;
+	key.result = ev->result;
+	key.family = ev->family;
+	key.dport = ev->dport;
+	key.syscall = ev->syscall;
+	__builtin_memcpy(key.daddr, ev->daddr, 16);
+
+	val = bpf_map_lookup_elem(&udp_agg, &key);
+	if (!val) {
+		fresh.total = 1;
+		fresh.last_emit_ns = now;
+		if (bpf_map_update_elem(&udp_agg, &key, &fresh, BPF_NOEXIST)) {
+			/* table full, or another thread won the race: send on its own */
+			count(BT_CNT_UDP_UNAGGREGATED);
+			ev->total = 0;
+			return false;
+		}
+		ev->total = 1;
+		return false;
+	}
+	ev->total = __sync_add_and_fetch(&val->total, 1);
+	if (now - val->last_emit_ns < cfg.udp_window_ns)
+		return true;
+	val->last_emit_ns = now;
+	return false;
+}
+
+static __always_inline int finish(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_net *p = bpf_map_lookup_elem(&pending, &id);
+
+	if (!p)
+		return 0;
+	p->ev.result = ctx->ret < 0 ? (__s32)ctx->ret : 0;
+	if (p->ev.protocol == IPPROTO_UDP && p->ev.syscall != BT_NET_CONNECT) {
+		if (!aggregate(&p->ev))
+			send(&p->ev);
+	} else {
+		send(&p->ev);
+	}
+	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct syscall_exit_ctx *ctx)
+{
+	return finish(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct syscall_exit_ctx *ctx)
+{
+	return finish(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct syscall_exit_ctx *ctx)
+{
+	return finish(ctx);
+}
+
+/* enforcement: 0 refuses the address (the caller gets EPERM), 1 lets it pass */
+
+static __always_inline int allow_v4(__u32 ip4_be)
+{
+	struct bt_lpm_v4 key = {.prefixlen = 32};
+
+	__builtin_memcpy(key.addr, &ip4_be, 4);
+	return bpf_map_lookup_elem(&blocked_v4, &key) ? 0 : 1;
+}
+
+static __always_inline int allow_v6(struct bpf_sock_addr *ctx)
+{
+	struct bt_lpm_v6 key = {.prefixlen = 128};
+	__u32 ip6[4];
+
+	ip6[0] = ctx->user_ip6[0];
+	ip6[1] = ctx->user_ip6[1];
+	ip6[2] = ctx->user_ip6[2];
+	ip6[3] = ctx->user_ip6[3];
+	__builtin_memcpy(key.addr, ip6, 16);
+	if (is_v4_mapped(key.addr))
+		return allow_v4(ip6[3]);
+	return bpf_map_lookup_elem(&blocked_v6, &key) ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int deny_connect4(struct bpf_sock_addr *ctx)
+{
+	return allow_v4(ctx->user_ip4);
+}
+
+SEC("cgroup/connect6")
+int deny_connect6(struct bpf_sock_addr *ctx)
+{
+	return allow_v6(ctx);
+}
+
+SEC("cgroup/sendmsg4")
+int deny_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return allow_v4(ctx->user_ip4);
+}
+
+SEC("cgroup/sendmsg6")
+int deny_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return allow_v6(ctx);
+}
