@@ -56,9 +56,13 @@ def _duration(text: str) -> float:
 
 
 def _positive_seconds(text: str) -> float:
-    value = _duration(text)
-    if value == 0:
-        msg = f"invalid interval {text!r}: must be more than 0"
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"invalid interval {text!r}: expected a number of seconds"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0 < value < float("inf"):
+        msg = f"invalid interval {text!r}: must be more than 0 seconds"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -107,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="append events to this file (default: standard output)",
+    )
+    parser.add_argument(
+        "--enforce",
+        action="store_true",
+        help="deny connections to network.blocked_ips (as network.enforce: true does)",
     )
     parser.add_argument(
         "--verbose",
@@ -178,7 +187,12 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
         )
     check_host()
 
-    ctx = ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=_boot_to_utc_ns())
+    ctx = ProbeContext(
+        policy=policy,
+        self_pid=os.getpid(),
+        boot_to_utc_ns=_boot_to_utc_ns(),
+        enforce=args.enforce,
+    )
     output = open_output(args.format, args.output)
     monitor = Monitor([PROBES[name](ctx) for name in names], output)
 

@@ -85,10 +85,9 @@ class Monitor:
         for struct_name, mirror in probe.records.items():
             check_layout(obj.struct_layout(struct_name), mirror)
         probe.populate(obj)
-        for name in probe.programs(obj):
-            obj.attach(name)
         self._ring.add(obj.map("events"), self._handler(loaded))
-        log.debug("probe %s attached: %s", probe.name, ", ".join(probe.programs(obj)))
+        attached = probe.attach(obj)
+        log.debug("probe %s attached: %s", probe.name, ", ".join(attached))
 
     def _handler(self, loaded: _Loaded) -> Callable[[bytes], None]:
         header_size = _HEADER_SIZE
@@ -110,19 +109,31 @@ class Monitor:
             if event is None:
                 loaded.filtered += 1
                 return
-            if self._output_failed:
-                loaded.undelivered += 1
-                return
-            try:
-                self._output.write(event)
-            except BeeTraceError:
-                # counted, and from now on every event is: none is lost unseen
-                self._output_failed = True
-                loaded.undelivered += 1
-                raise
-            loaded.delivered += 1
+            self._deliver(loaded, event)
 
         return handle
+
+    def _deliver(self, loaded: _Loaded, event: Event) -> None:
+        if self._output_failed:
+            loaded.undelivered += 1
+            return
+        try:
+            self._output.write(event)
+        except BeeTraceError:
+            # counted, and from now on every event is: none is lost unseen
+            self._output_failed = True
+            loaded.undelivered += 1
+            raise
+        loaded.delivered += 1
+
+
+    def flush(self, *, final: bool = False) -> None:
+        """Deliver what probes held back (aggregates) and is now due."""
+        for loaded in self._loaded:
+            if loaded.closed or not loaded.is_loaded:
+                continue
+            for event in loaded.probe.flush(loaded.obj, final=final):
+                self._deliver(loaded, event)
 
     def poll(self, timeout_ms: int) -> int:
         """Deliver what arrives within timeout_ms; return how many records."""
@@ -171,9 +182,11 @@ class Monitor:
             loaded.obj.detach()
         try:
             self.drain()
+            self.flush(final=True)
         except BeeTraceError as exc:
             log.warning("could not deliver the remaining events: %s", exc)
             self.drain()
+            self.flush(final=True)
         result = self.summary()
         self.close()
         return result
@@ -202,6 +215,7 @@ def run_until(
         if deadline is not None and now >= deadline:
             break
         monitor.poll(100)
+        monitor.flush()
         if tick is not None and tick_every_s > 0 and time.monotonic() >= next_tick:
             tick()
             next_tick = time.monotonic() + tick_every_s

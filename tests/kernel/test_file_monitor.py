@@ -305,3 +305,90 @@ def test_denied_reads_through_symlinks_and_relative_names(tmp_path: Path) -> Non
             assert event["result_name"] == "EACCES"
     finally:
         shutil.rmtree(root)
+
+
+def _mount_ns(script: str) -> int:
+    """Run a shell script in a new mount namespace; return its pid."""
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", f"echo $$; {script}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return int(out.split()[0])
+
+
+def test_bind_mounts_name_the_file_not_the_mount_point(watch: Watch) -> None:
+    """A bind mount of a file or of a directory cannot hide a watched read."""
+    bound_file = watch.root / "innocent-file"
+    bound_file.write_text("")
+    bound_dir = watch.root / "innocent-dir"
+    bound_dir.mkdir()
+    secret = watch.root / "secret"
+    pid_file = _mount_ns(
+        f"mount --bind {secret / 'id_rsa'} {bound_file} && exec cat {bound_file} >/dev/null"
+    )
+    pid_dir = _mount_ns(
+        f"mount --bind {secret} {bound_dir} && exec cat {bound_dir / 'exact.txt'} >/dev/null"
+    )
+    (e_file,) = watch.wait_for(pid_file)
+    assert e_file["path"] == str(secret / "id_rsa")
+    assert e_file["resolved"] is True
+    (e_dir,) = watch.wait_for(pid_dir)
+    assert e_dir["path"] == str(secret / "exact.txt")
+
+
+def test_unprivileged_user_namespace_bind_mount(watch: Watch) -> None:
+    """An unprivileged user binding their own key elsewhere is still seen."""
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed for this test")
+    base = Path(tempfile.mkdtemp(prefix="bt-userns-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        key = base / "id_rsa"
+        key.write_text("k")
+        decoy = base / "decoy"
+        decoy.write_text("")
+        os.chown(key, 65534, 65534)
+        os.chown(decoy, 65534, 65534)
+        proc = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-Urm",
+             "sh", "-c", f"echo $$; mount --bind {key} {decoy} && exec cat {decoy}"],
+            capture_output=True, text=True, check=False, timeout=30,
+        )
+        if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+            pytest.fail(f"unprivileged user namespaces are off here: {proc.stderr}")
+        assert proc.returncode == 0, proc.stderr
+        pid = int(proc.stdout.split()[0])
+        (event,) = watch.wait_for(pid)
+        assert event["path"] == str(key)
+    finally:
+        shutil.rmtree(base)
+
+
+def test_open_by_handle_at_is_reported(watch: Watch) -> None:
+    code = f"""
+import ctypes, struct
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(8 + 128)
+struct.pack_into("I", buf, 0, 128)
+mount_id = ctypes.c_int()
+path = {str(watch.root / "secret" / "id_rsa").encode()!r}
+assert libc.name_to_handle_at(-100, path, buf, ctypes.byref(mount_id), 0) == 0
+mfd = os.open({str(watch.root)!r}, os.O_RDONLY | os.O_DIRECTORY)
+fd = libc.open_by_handle_at(mfd, buf, os.O_RDONLY)
+assert fd >= 0, ctypes.get_errno()
+os.close(fd)
+"""
+    pid = _run(code)
+    (event,) = watch.wait_for(pid)
+    assert event["syscall"] == "open_by_handle_at"
+    assert event["path"] == str(watch.root / "secret" / "id_rsa")
+
+
+def test_deep_paths_are_walked_whole(watch: Watch) -> None:
+    deep = watch.root.joinpath(*[f"d{i}" for i in range(70)])
+    deep.mkdir(parents=True)
+    (deep / "id_rsa").write_text("x")
+    pid = _cat(deep / "id_rsa")
+    (event,) = watch.wait_for(pid)
+    assert event["path"] == str(deep / "id_rsa")
+    assert event["resolved"] is True

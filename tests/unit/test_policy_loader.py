@@ -26,6 +26,7 @@ from bee_trace.policy import loader as loader_module
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "p.yml"
+TOP_KEYS = "version, files, network, memory"
 
 
 def parse(text: str) -> Policy:
@@ -98,8 +99,8 @@ def test_policy_defaults_to_no_files():
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
 def test_empty_document(text):
     assert only_problem(text) == (
-        "p.yml:1: (top level): expected a mapping with the keys version, files, "
-        "found an empty document"
+        "p.yml:1: (top level): expected a mapping with the keys version, files, network, "
+        "memory, found an empty document"
     )
 
 
@@ -114,19 +115,19 @@ def test_empty_document(text):
 def test_top_level_not_a_mapping(text, found):
     line = 3 if text.startswith("\n") else 1
     assert only_problem(text) == (
-        f"p.yml:{line}: (top level): expected a mapping with the keys version, files, found {found}"
+        f"p.yml:{line}: (top level): expected a mapping with the keys {TOP_KEYS}, found {found}"
     )
 
 
 def test_unknown_top_level_key():
-    assert only_problem("version: 1\nnetwork: {}\n") == (
-        "p.yml:2: network: expected one of the keys version, files, found unknown key 'network'"
+    assert only_problem("version: 1\nprocesses: {}\n") == (
+        f"p.yml:2: processes: expected one of the keys {TOP_KEYS}, found unknown key 'processes'"
     )
 
 
 def test_unknown_key_suggests_a_close_one():
     assert only_problem("fils: {}\n") == (
-        "p.yml:1: fils: expected one of the keys version, files, "
+        f"p.yml:1: fils: expected one of the keys {TOP_KEYS}, "
         "found unknown key 'fils' (did you mean 'files'?)"
     )
 
@@ -145,7 +146,7 @@ def test_unknown_nested_key():
 
 def test_dotted_key_is_not_a_shortcut_for_nesting():
     assert only_problem('"files.watch_read": []\n') == (
-        "p.yml:1: 'files.watch_read': expected one of the keys version, files, "
+        f"p.yml:1: 'files.watch_read': expected one of the keys {TOP_KEYS}, "
         "found unknown key 'files.watch_read'"
     )
 
@@ -332,7 +333,7 @@ def test_all_problems_are_reported_in_line_order():
             - "*"
           watch_read: []
           extra: 1
-        network: {}
+        processes: {}
         """
     assert problems(text) == [
         "p.yml:1: version: expected the integer 1, the only schema version, found the integer 2",
@@ -344,7 +345,7 @@ def test_all_problems_are_reported_in_line_order():
         f"p.yml:7: files.watch_read[3]: {NOT_PREFILTERABLE}, found '*'",
         "p.yml:8: files.watch_read: expected each key once (first on line 3), found it again",
         "p.yml:9: files.extra: expected one of the keys watch_read, found unknown key 'extra'",
-        "p.yml:10: network: expected one of the keys version, files, found unknown key 'network'",
+        f"p.yml:10: processes: expected one of the keys {TOP_KEYS}, found unknown key 'processes'",
     ]
 
 

@@ -92,6 +92,7 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_program__section_name": (cp, [vp]),
         "bpf_program__set_autoload": (i, [vp, ctypes.c_bool]),
         "bpf_program__attach": (vp, [vp]),
+        "bpf_program__attach_cgroup": (vp, [vp, i]),
         "bpf_program__fd": (i, [vp]),
         "bpf_link__destroy": (i, [vp]),
         "bpf_map__fd": (i, [vp]),
@@ -100,6 +101,8 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_map__initial_value": (vp, [vp, ctypes.POINTER(sz)]),
         "bpf_map__update_elem": (i, [vp, vp, sz, vp, sz, ctypes.c_uint64]),
         "bpf_map__lookup_elem": (i, [vp, vp, sz, vp, sz, ctypes.c_uint64]),
+        "bpf_map__delete_elem": (i, [vp, vp, sz, ctypes.c_uint64]),
+        "bpf_map__get_next_key": (i, [vp, vp, vp, sz]),
         "ring_buffer__new": (vp, [i, _SAMPLE_FN, vp, vp]),
         "ring_buffer__add": (i, [vp, i, _SAMPLE_FN, vp]),
         "ring_buffer__poll": (i, [vp, i]),
@@ -264,6 +267,30 @@ class BpfMap:
         return out.raw
 
 
+    def delete(self, key: bytes) -> bool:
+        """Remove one element; return whether it was there."""
+        err = lib().bpf_map__delete_elem(self._ptr, key, len(key), 0)
+        if err == -errno.ENOENT:
+            return False
+        if err:
+            raise _fail(f"cannot delete from map {self.name}", -err, [])
+        return True
+
+    def keys(self, key_size: int) -> list[bytes]:
+        """Every key, as raw bytes (a snapshot: the kernel may change the map meanwhile)."""
+        out: list[bytes] = []
+        prev: ctypes.Array[ctypes.c_char] | None = None
+        while True:
+            nxt = ctypes.create_string_buffer(key_size)
+            err = lib().bpf_map__get_next_key(self._ptr, prev, nxt, key_size)
+            if err == -errno.ENOENT:
+                return out
+            if err:
+                raise _fail(f"cannot list map {self.name}", -err, [])
+            out.append(nxt.raw)
+            prev = nxt
+
+
 class BpfObject:
     """One BPF object file: open, configure, load, attach, close."""
 
@@ -339,6 +366,17 @@ class BpfObject:
         if err:
             msg = f"cannot attach {name} ({self.section(name)})"
             raise _fail(msg, err, lines)
+        link = BpfLink(ptr, name)
+        self.links.append(link)
+        return link
+
+    def attach_cgroup(self, name: str, cgroup_fd: int) -> BpfLink:
+        """Attach a cgroup program (sock_addr hooks) to the cgroup behind cgroup_fd."""
+        with _capture() as lines:
+            ptr = lib().bpf_program__attach_cgroup(self._program(name), cgroup_fd)
+            err = _ptr_error(ptr)
+        if err:
+            raise _fail(f"cannot attach {name} ({self.section(name)}) to a cgroup", err, lines)
         link = BpfLink(ptr, name)
         self.links.append(link)
         return link

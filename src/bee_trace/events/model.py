@@ -48,7 +48,63 @@ class FileAccessEvent:
     rule: str
 
 
-Event = FileAccessEvent
+@dataclass(frozen=True, slots=True)
+class NetworkConnectionEvent:
+    """An outbound connection attempt, or UDP datagrams to one destination.
+
+    ``daddr`` is the destination as text; an IPv4-mapped IPv6 destination is
+    reported as the IPv4 address with ``family`` ``AF_INET``. ``result`` is 0
+    or a negative errno (``-EINPROGRESS`` for a non-blocking connect).
+    ``count`` is 1 for a connect; for UDP sends it is how many datagrams this
+    event stands for (repeats within the aggregation window are folded).
+    ``rule`` is the ``network.blocked_ips`` entry that matched, as written.
+    ``action`` is ``denied`` when enforcement refused the connection, else
+    ``allowed``.
+    """
+
+    type: ClassVar[str] = "network_connection"
+    category: ClassVar[str] = "Network connection"
+
+    timestamp: datetime
+    process: ProcessInfo
+    syscall: str
+    family: str
+    protocol: str
+    daddr: str
+    dport: int
+    result: int
+    count: int
+    blocked: bool
+    rule: str | None
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryAccessEvent:
+    """One process reading, writing or attaching to another's memory.
+
+    ``operation`` is ``ptrace``, ``process_vm_readv``, ``process_vm_writev``
+    or ``proc_mem``; ``request`` is the ptrace request name (``PTRACE_PEEKDATA``)
+    for ``ptrace`` and None otherwise. ``access`` is ``read``, ``write``,
+    ``read_write`` or ``attach``. ``action`` is ``killed`` when enforcement
+    sent SIGKILL to the accessor, else ``allowed``.
+    """
+
+    type: ClassVar[str] = "memory_access"
+    category: ClassVar[str] = "Memory access"
+
+    timestamp: datetime
+    process: ProcessInfo
+    operation: str
+    request: str | None
+    access: str
+    target_pid: int
+    target_comm: bytes
+    result: int
+    action: str
+
+
+Event = FileAccessEvent | NetworkConnectionEvent | MemoryAccessEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ class EventKind(IntEnum):
     """``enum bt_event_kind``: what follows the common header."""
 
     FILE_ACCESS = 1
+    NETWORK = 2
+    MEMORY = 3
 
 
 class Counter(IntEnum):
@@ -32,9 +34,10 @@ class Counter(IntEnum):
     EMITTED = 0
     DROP_RINGBUF = 1
     DROP_PENDING_FULL = 2
+    UDP_UNAGGREGATED = 3
 
 
-COUNTER_SLOTS: Final = 3
+COUNTER_SLOTS: Final = 4
 
 
 class EventHeader(ctypes.Structure):
@@ -61,10 +64,11 @@ class FileEvent(ctypes.Structure):
         ("result", ctypes.c_int32),
         ("flags", ctypes.c_uint32),
         ("dfd", ctypes.c_int32),
+        ("dev", ctypes.c_uint32),
         ("syscall", ctypes.c_uint16),
         ("path_len", ctypes.c_uint16),
         ("path_source", ctypes.c_uint8),
-        ("_pad1", ctypes.c_uint8 * 7),
+        ("_pad1", ctypes.c_uint8 * 3),
         ("path", ctypes.c_char * PATH_MAX),
     )
 
@@ -93,12 +97,114 @@ class FileConfig(ctypes.Structure):
     )
 
 
+class NetEvent(ctypes.Structure):
+    """``struct bt_net_event``."""
+
+    _fields_ = (
+        ("hdr", EventHeader),
+        ("result", ctypes.c_int32),
+        ("rule", ctypes.c_uint32),
+        ("total", ctypes.c_uint64),
+        ("family", ctypes.c_uint16),
+        ("dport", ctypes.c_uint16),
+        ("protocol", ctypes.c_uint8),
+        ("syscall", ctypes.c_uint8),
+        ("blocked", ctypes.c_uint8),
+        ("_pad0", ctypes.c_uint8),
+        ("daddr", ctypes.c_uint8 * 16),
+    )
+
+
+class LpmV4(ctypes.Structure):
+    """``struct bt_lpm_v4``."""
+
+    _fields_ = (("prefixlen", ctypes.c_uint32), ("addr", ctypes.c_uint8 * 4))
+
+
+class LpmV6(ctypes.Structure):
+    """``struct bt_lpm_v6``."""
+
+    _fields_ = (("prefixlen", ctypes.c_uint32), ("addr", ctypes.c_uint8 * 16))
+
+
+class UdpKey(ctypes.Structure):
+    """``struct bt_udp_key``."""
+
+    _fields_ = (
+        ("tgid", ctypes.c_uint32),
+        ("result", ctypes.c_int32),
+        ("family", ctypes.c_uint16),
+        ("dport", ctypes.c_uint16),
+        ("syscall", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 3),
+        ("daddr", ctypes.c_uint8 * 16),
+    )
+
+
+class UdpValue(ctypes.Structure):
+    """``struct bt_udp_value``."""
+
+    _fields_ = (("total", ctypes.c_uint64), ("last_emit_ns", ctypes.c_uint64))
+
+
+class NetConfig(ctypes.Structure):
+    """``struct bt_net_config``, the network probe's read-only globals."""
+
+    _fields_ = (
+        ("self_tgid", ctypes.c_uint32),
+        ("enforce", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 3),
+        ("udp_window_ns", ctypes.c_uint64),
+    )
+
+
+class MemEvent(ctypes.Structure):
+    """``struct bt_mem_event``."""
+
+    _fields_ = (
+        ("hdr", EventHeader),
+        ("result", ctypes.c_int32),
+        ("target_pid", ctypes.c_uint32),
+        ("request", ctypes.c_uint64),
+        ("operation", ctypes.c_uint8),
+        ("killed", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 6),
+    )
+
+
+class ExeId(ctypes.Structure):
+    """``struct bt_exe_id``."""
+
+    _fields_ = (("ino", ctypes.c_uint64), ("dev", ctypes.c_uint32), ("_pad", ctypes.c_uint32))
+
+
+class MemConfig(ctypes.Structure):
+    """``struct bt_mem_config``, the memory probe's read-only globals."""
+
+    _fields_ = (
+        ("self_tgid", ctypes.c_uint32),
+        ("enforce", ctypes.c_uint8),
+        ("watch_ptrace", ctypes.c_uint8),
+        ("watch_process_vm", ctypes.c_uint8),
+        ("watch_proc_mem", ctypes.c_uint8),
+    )
+
+
 # C struct name -> its mirror
 MIRRORS: Final[dict[str, type[ctypes.Structure]]] = {
     "bt_event_header": EventHeader,
     "bt_file_event": FileEvent,
     "bt_filter_key": FilterKey,
     "bt_file_config": FileConfig,
+    "bt_net_event": NetEvent,
+    "bt_lpm_v4": LpmV4,
+    "bt_lpm_v6": LpmV6,
+    "bt_udp_key": UdpKey,
+    "bt_udp_value": UdpValue,
+    "bt_net_config": NetConfig,
+    "bt_mem_event": MemEvent,
+    "bt_exe_id": ExeId,
+    "bt_mem_config": MemConfig,
 }
 
 

@@ -48,24 +48,29 @@ def normalize(path: bytes) -> bytes:
     return b"/" + b"/".join(parts)
 
 
-def follow_directory(path: bytes) -> bytes:
-    """Resolve symlinks and ``..`` in the directory part of an absolute path.
+def follow(path: bytes, *, follow_last: bool = False) -> bytes:
+    """Resolve symlinks and ``..`` in an absolute path, as far as it exists.
 
-    The file itself may not exist (the open failed), but the directory
-    usually does; where it does not, the path is normalised lexically.
+    The open failed, so the file itself may not exist; the directories
+    usually do. Components that exist are followed through symlinks, the
+    rest is taken as written. The last component is followed only with
+    follow_last (a denied open: the file exists, maybe as a symlink).
     """
+    if follow_last:
+        return os.path.realpath(path)
     head, _, name = path.rpartition(b"/")
-    if not head:
-        return normalize(path)
-    try:
-        real = os.path.realpath(head or b"/", strict=True)
-    except OSError:
-        return normalize(path)
+    real = os.path.realpath(head or b"/")
     return normalize(real + b"/" + name)
 
 
 def absolute(
-    name: bytes, pid: int, tid: int, dfd: int, proc: Path = Path("/proc")
+    name: bytes,
+    pid: int,
+    tid: int,
+    dfd: int,
+    proc: Path = Path("/proc"),
+    *,
+    follow_last: bool = False,
 ) -> tuple[bytes, bool]:
     """Return ``(path, resolved)`` for a name passed to open.
 
@@ -75,8 +80,8 @@ def absolute(
     as bee-trace sees the file system.
     """
     if name.startswith(b"/"):
-        return follow_directory(name), True
+        return follow(name, follow_last=follow_last), True
     base = base_directory(pid, tid, dfd, proc)
     if base is None or not base.startswith(b"/"):
         return name, False
-    return follow_directory(base + b"/" + name), True
+    return follow(base + b"/" + name, follow_last=follow_last), True

@@ -39,6 +39,7 @@ enum bt_open_syscall {
 	BT_SYS_OPEN = 1,
 	BT_SYS_OPENAT = 2,
 	BT_SYS_OPENAT2 = 3,
+	BT_SYS_OPEN_BY_HANDLE_AT = 4,
 };
 
 enum bt_file_path_source {
@@ -48,6 +49,12 @@ enum bt_file_path_source {
 	BT_PATH_AS_PASSED = 2,
 	/* resolved, but deeper than the walk goes: leading components missing */
 	BT_PATH_TRUNCATED = 3,
+	/*
+	 * reached through a bind mount of part of a file system: the path is
+	 * relative to the root of the file system on device dev, and user space
+	 * finds where that file system is mounted
+	 */
+	BT_PATH_FS_RELATIVE = 4,
 };
 
 /*
@@ -59,10 +66,12 @@ struct bt_file_event {
 	__s32 result;
 	__u32 flags;
 	__s32 dfd;
+	/* the file system's device (kernel encoding), for BT_PATH_FS_RELATIVE */
+	__u32 dev;
 	__u16 syscall;
 	__u16 path_len;
 	__u8 path_source;
-	__u8 _pad1[7];
+	__u8 _pad1[3];
 	char path[BT_PATH_MAX];
 };
 

@@ -21,9 +21,12 @@ struct qstr {
 	const unsigned char *name;
 };
 
+struct super_block;
+
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
+	struct super_block *d_sb;
 };
 
 struct vfsmount {
@@ -45,6 +48,7 @@ struct path {
 struct super_block {
 	__u32 s_dev;
 	unsigned long s_magic;
+	struct dentry *s_root;
 };
 
 struct inode {

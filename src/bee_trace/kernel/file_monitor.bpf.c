@@ -17,9 +17,11 @@
 #define O_WRONLY 00000001
 #define O_PATH 010000000
 #define AT_FDCWD -100
+#define EPERM 1
+#define EACCES 13
 
 #define NAME_MAX 255
-#define WALK_MAX_DEPTH 48
+#define WALK_MAX_DEPTH 160
 #define SCRATCH_HALF BT_PATH_MAX
 
 const volatile struct bt_file_config cfg = {};
@@ -41,12 +43,14 @@ struct scratch {
 	 * verifier sees every iteration alike and prunes instead of unrolling
 	 */
 	__u32 pos;
+	/* the walk crossed a mount of less than a whole file system */
+	__u32 bind;
 	__u32 end;
+	__u32 _pad;
 	__s32 slash;
 	__s32 pslash;
 	__u32 name_len;
 	__u32 pname_len;
-	__u32 _pad;
 	char name[NAME_MAX + 1];
 	char pname[NAME_MAX + 1];
 	/* path assembled right to left ends at SCRATCH_HALF */
@@ -165,10 +169,11 @@ static __always_inline bool prefilter(const char *name, __u32 name_len, const ch
  * Writes the absolute path of (mnt, dentry) into s->walk so that it ends at
  * SCRATCH_HALF, and returns where it starts. Mount points are crossed by
  * stepping to the parent mount, as d_path does; the walk stops at the root
- * of the mount namespace's tree or after WALK_MAX_DEPTH components.
+ * of the mount namespace's tree or after WALK_MAX_DEPTH components. With
+ * follow_mounts false it ignores mounts and stops at the file system's root.
  */
 static __always_inline __u32 walk_path(struct scratch *s, struct vfsmount *vfsmnt,
-				       struct dentry *dentry, bool *truncated)
+				       struct dentry *dentry, bool follow_mounts, bool *truncated)
 {
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	struct mount *mnt = (void *)vfsmnt - mnt_off;
@@ -178,15 +183,18 @@ static __always_inline __u32 walk_path(struct scratch *s, struct vfsmount *vfsmn
 	*truncated = true;
 	s->walk[SCRATCH_HALF] = '\0';
 	s->pos = SCRATCH_HALF;
+	s->bind = 0;
 	for (i = 0; i < WALK_MAX_DEPTH; i++) {
-		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 		struct dentry *parent;
 		struct qstr d_name;
 		__u32 len;
 
-		if (dentry == mnt_root) {
+		if (follow_mounts && dentry == BPF_CORE_READ(mnt, mnt.mnt_root)) {
 			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
+			/* a bind mount of a directory or file, not of a whole file system */
+			if (dentry != BPF_CORE_READ(dentry, d_sb, s_root))
+				s->bind = 1;
 			if (mnt_parent == mnt) {
 				*truncated = false;
 				break;
@@ -254,19 +262,25 @@ static __always_inline void report_file(struct scratch *s, struct task_struct *t
 	if (!prefilter((const char *)name.name, name.len, (const char *)pname.name, pname.len))
 		return;
 
-	pos = walk_path(s, BPF_CORE_READ(f, f_path.mnt), dentry, &truncated);
+	pos = walk_path(s, BPF_CORE_READ(f, f_path.mnt), dentry, true, &truncated);
+	s->ev.path_source = truncated ? BT_PATH_TRUNCATED : BT_PATH_RESOLVED;
+	if (s->bind) {
+		/* the mount path names the mount point; name the file in its file system */
+		pos = walk_path(s, NULL, dentry, false, &truncated);
+		s->ev.path_source = truncated ? BT_PATH_TRUNCATED : BT_PATH_FS_RELATIVE;
+		s->ev.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+	}
 	len = SCRATCH_HALF - pos;
 	if (len > BT_PATH_MAX - 1) {
 		/* no room for the NUL: drop the leading byte, the path is cut anyway */
 		len = BT_PATH_MAX - 1;
 		pos += 1;
-		truncated = true;
+		s->ev.path_source = BT_PATH_TRUNCATED;
 	}
 	BOUND(len, 0xfff);
 	BOUND(pos, 0xfff);
 	bpf_probe_read_kernel(s->ev.path, len, &s->walk[pos]);
 	s->ev.path[len] = '\0';
-	s->ev.path_source = truncated ? BT_PATH_TRUNCATED : BT_PATH_RESOLVED;
 	send(&s->ev, len);
 }
 
@@ -299,7 +313,7 @@ static __always_inline __u64 prefix_directory(struct scratch *s, struct task_str
 		return name_len;
 
 	/* directory ends at SCRATCH_HALF; then '/', then the name */
-	pos = walk_path(s, mnt, dentry, &truncated);
+	pos = walk_path(s, mnt, dentry, true, &truncated);
 	if (truncated)
 		return name_len;
 	s->walk[SCRATCH_HALF] = '/';
@@ -376,7 +390,12 @@ static __always_inline void report_name(struct scratch *s, struct task_struct *t
 		}
 	}
 
-	if (!prefilter(s->name, s->name_len, s->pname, s->pname_len))
+	/*
+	 * a denied open names a file that exists, maybe through a symlink whose
+	 * own name says nothing: those go to user space, which follows the link
+	 */
+	if (s->ev.result != -EACCES && s->ev.result != -EPERM &&
+	    !prefilter(s->name, s->name_len, s->pname, s->pname_len))
 		return;
 	s->ev.path_source = BT_PATH_AS_PASSED;
 	if (s->ev.path[0] != '/')
@@ -405,6 +424,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	s->ev.flags = p->flags;
 	s->ev.dfd = p->dfd;
 	s->ev.syscall = p->syscall;
+	s->ev.dev = 0;
 	if (ctx->ret >= 0)
 		report_file(s, task, (__u32)ctx->ret);
 	else
@@ -412,6 +432,20 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 out:
 	bpf_map_delete_elem(&pending, &id);
 	return 0;
+}
+
+/* open_by_handle_at(mount_fd, handle, flags): no name, but a file on success */
+SEC("tracepoint/syscalls/sys_enter_open_by_handle_at")
+int enter_open_by_handle_at(struct syscall_enter_ctx *ctx)
+{
+	return remember_open(0, (__u32)ctx->args[2], (__s32)ctx->args[0],
+			     BT_SYS_OPEN_BY_HANDLE_AT);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open_by_handle_at")
+int exit_open_by_handle_at(struct syscall_exit_ctx *ctx)
+{
+	return finish_open(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")

@@ -13,17 +13,20 @@ import json
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+from bee_trace.events.model import FileAccessEvent, MemoryAccessEvent, NetworkConnectionEvent
 from bee_trace.outputs.escape import escape_json_str, harden_json
-from bee_trace.outputs.render import errno_name, flag_name_list, format_timestamp
+from bee_trace.outputs.render import error_name, flag_name_list, format_timestamp
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bee_trace.events.model import Event
 
 SCHEMA_RESOURCE = "events.schema.json"
 
 
-def event_record(event: Event) -> dict[str, Any]:
-    """Return the JSON object for one event, as a dict ready for :func:`json.dumps`."""
+def _process_record(event: Event) -> dict[str, Any]:
+    """Return the keys every event type starts with."""
     process = event.process
     return {
         "type": event.type,
@@ -34,15 +37,70 @@ def event_record(event: Event) -> dict[str, Any]:
         "ppid": process.ppid,
         "uid": process.uid,
         "comm": escape_json_str(process.comm),
+    }
+
+
+def _file_access_record(event: FileAccessEvent) -> dict[str, Any]:
+    """Return a file access's own keys."""
+    return {
         "syscall": event.syscall,
         "path": escape_json_str(event.path),
         "resolved": event.resolved,
         "flags": event.flags,
         "flag_names": flag_name_list(event.flags),
         "result": event.result,
-        "result_name": errno_name(-event.result) if event.result < 0 else None,
+        "result_name": error_name(event.result),
         "rule": event.rule,
     }
+
+
+def _network_connection_record(event: NetworkConnectionEvent) -> dict[str, Any]:
+    """Return a network connection's own keys."""
+    return {
+        "syscall": event.syscall,
+        "family": event.family,
+        "protocol": event.protocol,
+        "daddr": event.daddr,
+        "dport": event.dport,
+        "result": event.result,
+        "result_name": error_name(event.result),
+        "count": event.count,
+        "blocked": event.blocked,
+        "rule": event.rule,
+        "action": event.action,
+    }
+
+
+def _memory_access_record(event: MemoryAccessEvent) -> dict[str, Any]:
+    """Return a memory access's own keys."""
+    return {
+        "operation": event.operation,
+        "request": event.request,
+        "access": event.access,
+        "target_pid": event.target_pid,
+        "target_comm": escape_json_str(event.target_comm),
+        "result": event.result,
+        "result_name": error_name(event.result),
+        "action": event.action,
+    }
+
+
+# one entry per event type, and one definition in events.schema.json; each function
+# takes exactly the class it is keyed by
+_TYPE_RECORDS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
+    FileAccessEvent: _file_access_record,
+    NetworkConnectionEvent: _network_connection_record,
+    MemoryAccessEvent: _memory_access_record,
+}
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """Return the JSON object for one event, as a dict ready for :func:`json.dumps`."""
+    type_record = _TYPE_RECORDS.get(type(event))
+    if type_record is None:
+        msg = f"no JSON rendering for {type(event).__name__}"
+        raise TypeError(msg)
+    return _process_record(event) | type_record(event)
 
 
 def format_event(event: Event) -> str:

@@ -1,4 +1,4 @@
-"""Renderings shared by every output format: open flags, results, timestamps."""
+"""Renderings shared by every output format and event type: open flags, results, timestamps."""
 
 from __future__ import annotations
 
@@ -105,9 +105,20 @@ def errno_name(errnum: int) -> str:
 
 
 def result_name(result: int) -> str:
-    """Return a syscall result for text output: the fd number, or the errno name if negative."""
+    """Return a syscall result for text output: the number, or the errno name if negative.
+
+    The number is whatever the call returned on success: a file descriptor for
+    an open, 0 for a connect.
+    """
     if result >= 0:
         return str(result)
+    return errno_name(-result)
+
+
+def error_name(result: int) -> str | None:
+    """Return the errno name of a failed syscall's result, or None when it succeeded."""
+    if result >= 0:
+        return None
     return errno_name(-result)
 
 

@@ -18,14 +18,24 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bee_trace.errors import UsageError
-from bee_trace.policy.model import FilePolicy, Policy, WatchPattern
+from bee_trace.policy.accessors import check_accessor
+from bee_trace.policy.model import (
+    BlockedNetwork,
+    FilePolicy,
+    MemoryPolicy,
+    MemoryWatch,
+    NetworkPolicy,
+    Policy,
+    WatchPattern,
+)
+from bee_trace.policy.networks import IPNetwork, show_network
 from bee_trace.policy.patterns import InvalidPatternError
 
 if TYPE_CHECKING:
@@ -41,6 +51,10 @@ _TAG_PREFIX: Final = "tag:yaml.org,2002:"
 _TOP_LEVEL: Final = "(top level)"
 _SIMPLE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _FOUND_MAX_CHARS: Final = 80
+
+_NUMBER_TAGS: Final = frozenset({_TAG_PREFIX + "int", _TAG_PREFIX + "float"})
+
+_T = TypeVar("_T")
 
 
 class PolicyError(UsageError):
@@ -138,25 +152,95 @@ def _check_version(node: Node, path: str, problems: _Problems) -> int | None:
     return None
 
 
-def _check_patterns(node: Node, path: str, problems: _Problems) -> tuple[WatchPattern, ...]:
-    """Turn a list of pattern strings into watch patterns; no value means an empty list."""
+def _check_bool(node: Node, path: str, problems: _Problems) -> bool | None:
+    """Accept a YAML boolean (``true``/``false``); no value is an error, not a default."""
+    if isinstance(node, ScalarNode) and node.tag == _TAG_PREFIX + "bool":
+        return bool(SafeConstructor().construct_yaml_bool(node))
+    problems.add(node, path, "expected true or false", _describe(node))
+    return None
+
+
+def _string_items(
+    node: Node,
+    path: str,
+    problems: _Problems,
+    what: str,
+    colon_hint: str = "",
+) -> list[tuple[str, Node, str]]:
+    """Return each non-empty string of a list with its node and key path.
+
+    No value is an empty list. Every item that is not a non-empty string is
+    recorded as a problem and left out; ``colon_hint`` is added to the problem
+    when YAML read an item with ``:`` as a number (YAML 1.1 base 60, ``1:30``).
+    """
     if _is_null(node):
-        return ()
+        return []
     if not isinstance(node, SequenceNode):
-        problems.add(node, path, "expected a list of patterns", _describe(node))
-        return ()
-    patterns: list[WatchPattern] = []
+        problems.add(node, path, f"expected a list of {what}", _describe(node))
+        return []
+    items: list[tuple[str, Node, str]] = []
     for index, item in enumerate(cast("list[Node]", node.value)):
         item_path = f"{path}[{index}]"
         if not isinstance(item, ScalarNode) or item.tag != _TAG_PREFIX + "str" or not item.value:
-            problems.add(item, item_path, "expected a non-empty string", _describe(item))
+            expected = "expected a non-empty string"
+            if colon_hint and item.tag in _NUMBER_TAGS and ":" in str(item.value):
+                expected += f" ({colon_hint})"
+            problems.add(item, item_path, expected, _describe(item))
             continue
-        raw = str(item.value)
+        items.append((str(item.value), item, item_path))
+    return items
+
+
+def _check_patterns(node: Node, path: str, problems: _Problems) -> tuple[WatchPattern, ...]:
+    """Turn a list of pattern strings into watch patterns; no value means an empty list."""
+    patterns: list[WatchPattern] = []
+    for raw, item, item_path in _string_items(node, path, problems, "patterns"):
         try:
             patterns.append(WatchPattern.parse(raw, line=item.start_mark.line + 1))
         except InvalidPatternError as exc:
             problems.add(item, item_path, str(exc), _shorten(raw))
     return tuple(patterns)
+
+
+def _check_blocked_ips(node: Node, path: str, problems: _Problems) -> tuple[BlockedNetwork, ...]:
+    """Turn a list of addresses and CIDR networks into blocked networks, each once."""
+    blocked: dict[IPNetwork, BlockedNetwork] = {}
+    what = "IP addresses or networks"
+    hint = "quote IPv6 addresses: YAML reads some, such as 1:2:3:4:5:6:7:8, as numbers"
+    for raw, item, item_path in _string_items(node, path, problems, what, hint):
+        try:
+            entry = BlockedNetwork.parse(raw, line=item.start_mark.line + 1)
+        except ValueError as exc:
+            expected = "expected an IP address or a network in CIDR notation"
+            problems.add(item, item_path, expected, f"{_shorten(raw)} ({exc})")
+            continue
+        first = blocked.get(entry.network)
+        if first is not None:
+            same = show_network(entry.network)
+            expected = f"expected each network once ({same} is first on line {first.line})"
+            problems.add(item, item_path, expected, f"{_shorten(raw)} again")
+            continue
+        blocked[entry.network] = entry
+    return tuple(blocked.values())
+
+
+def _check_accessors(node: Node, path: str, problems: _Problems) -> tuple[str, ...]:
+    """Check a list of comm names and absolute executable paths, each once."""
+    first_lines: dict[str, int] = {}
+    for raw, item, item_path in _string_items(node, path, problems, "comm names or paths"):
+        line = item.start_mark.line + 1
+        try:
+            check_accessor(raw)
+        except ValueError as exc:
+            expected = "expected a comm name or an absolute executable path"
+            problems.add(item, item_path, expected, f"{_shorten(raw)} ({exc})")
+            continue
+        if raw in first_lines:
+            expected = f"expected each accessor once (first on line {first_lines[raw]})"
+            problems.add(item, item_path, expected, f"{_shorten(raw)} again")
+            continue
+        first_lines[raw] = line
+    return tuple(first_lines)
 
 
 SCHEMA: Final[Mapping[str, KeySpec]] = MappingProxyType(
@@ -175,6 +259,60 @@ SCHEMA: Final[Mapping[str, KeySpec]] = MappingProxyType(
             "Patterns of files whose opening for reading is reported. Optional; "
             "each entry is an absolute path, a bare file name or a glob.",
             _check_patterns,
+        ),
+        "network": KeySpec(
+            "mapping",
+            "Rules about outgoing network traffic. Optional; leaving it out blocks nothing.",
+        ),
+        "network.blocked_ips": KeySpec(
+            "list of strings",
+            "Destinations whose connects and datagrams are reported as blocked. Optional; "
+            "each entry is an IPv4 or IPv6 address or a network in CIDR notation.",
+            _check_blocked_ips,
+        ),
+        "network.enforce": KeySpec(
+            "boolean",
+            "Whether connects and datagrams to blocked destinations also fail with EPERM. "
+            "Optional; false by default.",
+            _check_bool,
+        ),
+        "memory": KeySpec(
+            "mapping",
+            "Rules about one process reading or writing another's memory. Optional; "
+            "leaving it out reports every kind of access and allows no accessor.",
+        ),
+        "memory.watch": KeySpec(
+            "mapping",
+            "Which kinds of cross-process memory access are reported. Optional; "
+            "a kind left out is reported.",
+        ),
+        "memory.watch.ptrace": KeySpec(
+            "boolean",
+            "Report ptrace attaching to or accessing another process. Optional; true by default.",
+            _check_bool,
+        ),
+        "memory.watch.process_vm": KeySpec(
+            "boolean",
+            "Report process_vm_readv and process_vm_writev on another process. "
+            "Optional; true by default.",
+            _check_bool,
+        ),
+        "memory.watch.proc_mem": KeySpec(
+            "boolean",
+            "Report opens of another process's /proc/<pid>/mem. Optional; true by default.",
+            _check_bool,
+        ),
+        "memory.allowed_accessors": KeySpec(
+            "list of strings",
+            "Processes whose accesses are neither reported nor enforced. Optional; each "
+            "entry is a comm name or an absolute executable path.",
+            _check_accessors,
+        ),
+        "memory.enforce": KeySpec(
+            "boolean",
+            "Whether an accessor that is not allowed is killed with SIGKILL. "
+            "Optional; false by default.",
+            _check_bool,
         ),
     },
 )
@@ -264,10 +402,41 @@ def parse_policy(text: str, source: str) -> Policy:
     _check_section(root, "", problems, values)
     if problems.lines():
         raise PolicyError(problems.lines())
-    watch_read = cast("tuple[WatchPattern, ...]", values.get("files.watch_read", ()))
-    policy = Policy(source=source, files=FilePolicy(watch_read=watch_read))
-    logger.debug("policy %s watches %d patterns", source, len(watch_read))
+    policy = _build(source, values)
+    logger.debug(
+        "policy %s: %d watch patterns, %d blocked networks, %d allowed accessors",
+        source,
+        len(policy.files.watch_read),
+        len(policy.network.blocked_ips),
+        len(policy.memory.allowed_accessors),
+    )
     return policy
+
+
+def _build(source: str, values: Mapping[str, object]) -> Policy:
+    """Assemble the policy records from checked values, by key path; absent keys are defaults."""
+
+    def get(key_path: str, default: _T) -> _T:
+        return cast("_T", values.get(key_path, default))
+
+    watch = MemoryWatch(
+        ptrace=get("memory.watch.ptrace", True),
+        process_vm=get("memory.watch.process_vm", True),
+        proc_mem=get("memory.watch.proc_mem", True),
+    )
+    return Policy(
+        source=source,
+        files=FilePolicy(watch_read=get("files.watch_read", ())),
+        network=NetworkPolicy(
+            blocked_ips=get("network.blocked_ips", ()),
+            enforce=get("network.enforce", False),
+        ),
+        memory=MemoryPolicy(
+            watch=watch,
+            allowed_accessors=get("memory.allowed_accessors", ()),
+            enforce=get("memory.enforce", False),
+        ),
+    )
 
 
 def _decode(data: bytes, source: str) -> str:

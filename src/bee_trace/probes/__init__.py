@@ -10,9 +10,13 @@ from typing import Final
 
 from bee_trace.probes.base import Probe, ProbeContext
 from bee_trace.probes.file import FileProbe
+from bee_trace.probes.memory import MemoryProbe
+from bee_trace.probes.network import NetworkProbe
 
 PROBES: Final[dict[str, type[Probe]]] = {
     FileProbe.name: FileProbe,
+    NetworkProbe.name: NetworkProbe,
+    MemoryProbe.name: MemoryProbe,
 }
 
 # every probe type the CLI knows, implemented or announced

@@ -28,6 +28,8 @@ class ProbeContext:
     policy: Policy
     self_pid: int
     boot_to_utc_ns: int
+    # --enforce: network enforcement on, whatever the policy says
+    enforce: bool = False
 
 
 def object_path(name: str) -> Path:
@@ -60,6 +62,22 @@ class Probe(ABC):
     def programs(self, obj: BpfObject) -> list[str]:
         """Programs to attach: by default every program of the object."""
         return obj.program_names()
+
+    def attach(self, obj: BpfObject) -> list[str]:
+        """Attach the programs; return what was attached, for the log."""
+        names = self.programs(obj)
+        for name in names:
+            obj.attach(name)
+        return names
+
+    def flush(self, obj: BpfObject, *, final: bool) -> list[Event]:
+        """Events held back in the kernel or here (aggregates) that are now due.
+
+        Called periodically while running and once, with ``final``, after
+        the programs are detached. Most probes hold nothing back.
+        """
+        del obj, final
+        return []
 
     @abstractmethod
     def decode(self, header: EventHeader, raw: bytes) -> Event | None:

@@ -8,15 +8,17 @@ the policy; this module refines each record with the full pattern.
 from __future__ import annotations
 
 import ctypes
+import errno
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events import resolve
+from bee_trace.events.mounts import MountTable
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
 from bee_trace.policy import FilterKind, kernel_filter_keys
-from bee_trace.probes.base import Probe
+from bee_trace.probes.base import Probe, ProbeContext
 
 if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
@@ -31,6 +33,7 @@ class OpenSyscall(IntEnum):
     OPEN = 1
     OPENAT = 2
     OPENAT2 = 3
+    OPEN_BY_HANDLE_AT = 4
 
 
 class PathSource(IntEnum):
@@ -39,6 +42,7 @@ class PathSource(IntEnum):
     RESOLVED = 1
     AS_PASSED = 2
     TRUNCATED = 3
+    FS_RELATIVE = 4
 
 
 class FileProbe(Probe):
@@ -53,6 +57,11 @@ class FileProbe(Probe):
         "bt_filter_key": FilterKey,
         "bt_file_config": FileConfig,
     }
+
+    def __init__(self, ctx: ProbeContext) -> None:
+        """Nothing touches the kernel yet."""
+        super().__init__(ctx)
+        self._mounts = MountTable()
 
     def _keys(self) -> tuple[FilterKey, ...]:
         keys = []
@@ -99,7 +108,15 @@ class FileProbe(Probe):
         source = PathSource(rec.path_source)
         resolved = source == PathSource.RESOLVED
         if source == PathSource.AS_PASSED:
-            path, resolved = resolve.absolute(path, header.pid, header.tid, rec.dfd)
+            # a denied open names a file that exists: follow it to the end
+            exists = -rec.result in {errno.EACCES, errno.EPERM}
+            path, resolved = resolve.absolute(
+                path, header.pid, header.tid, rec.dfd, follow_last=exists
+            )
+        elif source == PathSource.FS_RELATIVE:
+            located = self._mounts.locate(rec.dev, path)
+            resolved = located is not None
+            path = located if located is not None else path
 
         rule = self.ctx.policy.files.match(path)
         if rule is None:

@@ -1,0 +1,237 @@
+"""network_monitor on the real kernel, with traffic only to loopback.
+
+A module-wide bee-trace watches with a policy blocking 127.77.0.0/16 and
+fd00:beef::/32 (never routed: the tests only connect to 127.77.0.1, which
+is on loopback). Enforcement gets its own runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kernel.helpers import BeeTrace
+
+pytestmark = pytest.mark.kernel
+
+WAIT_S = 10.0
+BLOCKED_HOST = "127.77.0.1"
+
+
+class Net:
+    def __init__(self, bee: BeeTrace) -> None:
+        self.bee = bee
+
+    def events(self) -> list[dict[str, object]]:
+        text = self.bee.output.read_text() if self.bee.output.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+
+    def wait_for(self, pid: int, n: int = 1, timeout: float = WAIT_S) -> list[dict[str, object]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events() if e["pid"] == pid]
+            if len(found) >= n:
+                return found
+            time.sleep(0.05)
+        pytest.fail(f"fewer than {n} events for pid {pid}: {self.events()[-5:]}")
+
+
+def _child(code: str) -> tuple[int, str]:
+    """Run Python code in a child; return (pid, what it printed last)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import os, socket, errno\n{code}\nprint(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lines = proc.stdout.strip().splitlines()
+    return int(lines[-1]), "\n".join(lines[:-1])
+
+
+@pytest.fixture(scope="module")
+def tcp_server() -> Iterator[int]:
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    yield srv.getsockname()[1]
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    root = tmp_path_factory.mktemp("net")
+    policy = root / "policy.yml"
+    policy.write_text(
+        "network:\n  blocked_ips:\n    - 127.77.0.0/16\n    - fd00:beef::/32\n"
+    )
+    with BeeTrace(
+        "--probe-type", "network_monitor", "--config", str(policy), output=root / "net.jsonl"
+    ) as bee:
+        yield Net(bee)
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+
+
+def test_tcp_connect_to_a_listening_port(net: Net, tcp_server: int) -> None:
+    pid, _ = _child(f"s = socket.create_connection(('127.0.0.1', {tcp_server})); s.close()")
+    (event,) = net.wait_for(pid)
+    assert event["type"] == "network_connection"
+    assert event["syscall"] == "connect"
+    assert event["family"] == "AF_INET"
+    assert event["protocol"] == "tcp"
+    assert event["daddr"] == "127.0.0.1"
+    assert event["dport"] == tcp_server
+    assert event["result"] == 0
+    assert event["comm"] == "python3" or str(event["comm"]).startswith("python")
+    assert event["blocked"] is False
+    assert event["action"] == "allowed"
+
+
+def test_tcp_connect_to_a_closed_port(net: Net) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))  # bound, not listening: connects are refused
+    port = holder.getsockname()[1]
+    try:
+        pid, _ = _child(
+            f"s = socket.socket()\ntry: s.connect(('127.0.0.1', {port}))\n"
+            "except ConnectionRefusedError: pass"
+        )
+    finally:
+        holder.close()
+    (event,) = net.wait_for(pid)
+    assert event["result_name"] == "ECONNREFUSED"
+    assert event["dport"] == port
+
+
+def test_ipv6_loopback_and_ipv4_mapped(net: Net) -> None:
+    srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    srv.bind(("::", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    try:
+        pid6, _ = _child(
+            f"s = socket.socket(socket.AF_INET6); s.connect(('::1', {port})); s.close()"
+        )
+        pid_mapped, _ = _child(
+            "s = socket.socket(socket.AF_INET6)\n"
+            f"s.connect(('::ffff:127.0.0.1', {port})); s.close()"
+        )
+    finally:
+        srv.close()
+    (e6,) = net.wait_for(pid6)
+    assert (e6["family"], e6["daddr"], e6["dport"]) == ("AF_INET6", "::1", port)
+    (em,) = net.wait_for(pid_mapped)
+    assert (em["family"], em["daddr"], em["dport"]) == ("AF_INET", "127.0.0.1", port)
+
+
+def test_non_blocking_connect_reports_einprogress(net: Net, tcp_server: int) -> None:
+    pid, printed = _child(
+        "s = socket.socket(); s.setblocking(False)\n"
+        f"print(s.connect_ex(('127.0.0.1', {tcp_server})))"
+    )
+    (event,) = net.wait_for(pid)
+    assert int(printed) == errno.EINPROGRESS
+    assert event["result_name"] == "EINPROGRESS"
+
+
+def test_udp_sends_are_aggregated_with_a_count(net: Net) -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    port = rx.getsockname()[1]
+    try:
+        pid, _ = _child(
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"for _ in range(200): s.sendto(b'x', ('127.0.0.1', {port}))\n"
+            "import time; time.sleep(0.1)\n"
+            f"for _ in range(50): s.sendmsg([b'y'], [], 0, ('127.0.0.1', {port}))"
+        )
+    finally:
+        rx.close()
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        events = [e for e in net.events() if e["pid"] == pid]
+        if sum(int(e["count"]) for e in events) >= 250:
+            break
+        time.sleep(0.1)
+    by_call: dict[str, int] = {}
+    for e in events:
+        assert e["protocol"] == "udp"
+        assert e["dport"] == port
+        by_call[str(e["syscall"])] = by_call.get(str(e["syscall"]), 0) + int(e["count"])
+    assert by_call == {"sendto": 200, "sendmsg": 50}
+    assert len(events) < 20, "repeated sends must be folded, not one event each"
+
+
+def test_blocked_destination_is_flagged(net: Net) -> None:
+    srv = socket.socket()
+    srv.bind((BLOCKED_HOST, 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    try:
+        pid, _ = _child(f"s = socket.create_connection(({BLOCKED_HOST!r}, {port})); s.close()")
+    finally:
+        srv.close()
+    (event,) = net.wait_for(pid)
+    assert event["blocked"] is True
+    assert event["rule"] == "127.77.0.0/16"
+    assert event["result"] == 0
+    assert event["action"] == "allowed"
+
+
+def _enforce_connect(port: int) -> tuple[int, str]:
+    return _child(
+        "s = socket.socket()\n"
+        f"try:\n    s.connect(({BLOCKED_HOST!r}, {port}))\n    print('connected')\n"
+        "except PermissionError:\n    print('EPERM')\n"
+        "ok = socket.socket(); ok.connect(('127.0.0.1', int(os.environ['OK_PORT'])))\n"
+        "print('ok')"
+    )
+
+
+def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: int) -> None:
+    srv = socket.socket()
+    srv.bind((BLOCKED_HOST, 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    os.environ["OK_PORT"] = str(tcp_server)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("network:\n  blocked_ips:\n    - 127.77.0.0/16\n")
+    try:
+        with BeeTrace(
+            "--probe-type", "network_monitor", "--config", str(policy), "--enforce",
+            output=tmp_path / "out.jsonl",
+        ) as bee:
+            pid, printed = _enforce_connect(port)
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                text = bee.output.read_text() if bee.output.exists() else ""
+                events = [json.loads(x) for x in text.splitlines()]
+                mine = [e for e in events if e["pid"] == pid]
+                if len(mine) >= 2:
+                    break
+                time.sleep(0.05)
+            run = bee.stop()
+        assert run.returncode == 0, run.stderr
+        assert printed.splitlines() == ["EPERM", "ok"]
+        denied = next(e for e in mine if e["daddr"] == BLOCKED_HOST)
+        assert denied["result_name"] == "EPERM"
+        assert denied["blocked"] is True
+        assert denied["action"] == "denied"
+        allowed = next(e for e in mine if e["daddr"] == "127.0.0.1")
+        assert allowed["action"] == "allowed"
+        # bee-trace has exited: nothing denies any more
+        _, after = _enforce_connect(port)
+        assert after.splitlines() == ["connected", "ok"]
+    finally:
+        srv.close()
+        del os.environ["OK_PORT"]

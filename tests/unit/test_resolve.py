@@ -1,0 +1,216 @@
+"""Making the names passed to open absolute, from a scratch /proc tree."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bee_trace.events.resolve import AT_FDCWD, absolute, base_directory, normalize
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PID = 4242
+TID = 4243
+
+
+class FakeProc:
+    """A scratch ``/proc`` holding only the links resolve reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir()
+
+    def _link(self, link: Path, target: str | bytes) -> None:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.fsdecode(target))
+
+    def thread_cwd(self, pid: int, tid: int, target: str | bytes) -> None:
+        self._link(self.root / str(pid) / "task" / str(tid) / "cwd", target)
+
+    def process_cwd(self, pid: int, target: str | bytes) -> None:
+        self._link(self.root / str(pid) / "cwd", target)
+
+    def fd(self, pid: int, fd: int, target: str | bytes) -> None:
+        self._link(self.root / str(pid) / "fd" / str(fd), target)
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> FakeProc:
+    return FakeProc(tmp_path / "proc")
+
+
+# normalize
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (b"/etc/passwd", b"/etc/passwd"),
+        (b"//etc///passwd", b"/etc/passwd"),
+        (b"/etc/./ssh/./sshd_config", b"/etc/ssh/sshd_config"),
+        (b"/home/alice/../bob/.ssh/id_rsa", b"/home/bob/.ssh/id_rsa"),
+        (b"/a/b/c/../../d", b"/a/d"),
+        (b"/etc/ssh/", b"/etc/ssh"),
+        (b"/", b"/"),
+        (b"", b"/"),
+        (b"/.", b"/"),
+        (b"/a/...", b"/a/..."),
+        (b"/a/..b/.c", b"/a/..b/.c"),
+    ],
+)
+def test_normalize_collapses_separators_and_dots(path, expected):
+    assert normalize(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (b"/..", b"/"),
+        (b"/../../etc/shadow", b"/etc/shadow"),
+        (b"/tmp/../../../root/.ssh/id_rsa", b"/root/.ssh/id_rsa"),
+    ],
+)
+def test_normalize_stops_at_the_root(path, expected):
+    assert normalize(path) == expected
+
+
+def test_normalize_keeps_bytes_that_are_not_utf8():
+    assert normalize(b"/tmp//\xff\xfe/./x\x80y") == b"/tmp/\xff\xfe/x\x80y"
+
+
+def test_normalize_makes_a_relative_name_absolute_from_the_root():
+    assert normalize(b"a/./b/../c") == b"/a/c"
+
+
+# absolute names
+
+
+def test_absolute_name_is_normalized_and_resolved(proc):
+    # no process in the fake /proc: an absolute name does not need one
+    assert absolute(b"/etc//ssh/../shadow", PID, TID, AT_FDCWD, proc.root) == (
+        b"/etc/shadow",
+        True,
+    )
+
+
+def test_absolute_name_ignores_the_directory_descriptor(proc):
+    proc.fd(PID, 5, "/var/lib")
+
+    assert absolute(b"/etc/shadow", PID, TID, 5, proc.root) == (b"/etc/shadow", True)
+
+
+# relative names
+
+
+def test_relative_name_uses_the_thread_cwd(proc, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    proc.thread_cwd(PID, TID, str(work))
+    proc.process_cwd(PID, "/somewhere/else")
+
+    path, resolved = absolute(b"secrets/.env", PID, TID, AT_FDCWD, proc.root)
+
+    assert resolved is True
+    assert path == bytes(work) + b"/secrets/.env"
+
+
+def test_relative_name_with_dots_is_normalized_against_the_cwd(proc):
+    proc.thread_cwd(PID, TID, "/home/alice/project")
+
+    path, resolved = absolute(b"../../bob/./.ssh//id_rsa", PID, TID, AT_FDCWD, proc.root)
+
+    assert (path, resolved) == (b"/home/bob/.ssh/id_rsa", True)
+
+
+def test_relative_name_cannot_climb_above_the_root(proc):
+    proc.thread_cwd(PID, TID, "/srv/work")
+
+    assert absolute(b"../../../etc/shadow", PID, TID, AT_FDCWD, proc.root) == (
+        b"/etc/shadow",
+        True,
+    )
+
+
+def test_relative_name_in_the_root_directory(proc):
+    proc.thread_cwd(PID, TID, "/")
+
+    assert absolute(b"id_rsa", PID, TID, AT_FDCWD, proc.root) == (b"/id_rsa", True)
+
+
+def test_thread_gone_falls_back_to_the_process_cwd(proc):
+    proc.process_cwd(PID, "/srv/app")
+
+    assert absolute(b".env", PID, TID, AT_FDCWD, proc.root) == (b"/srv/app/.env", True)
+
+
+def test_cwd_that_is_not_utf8_is_kept_as_bytes(proc):
+    proc.thread_cwd(PID, TID, b"/tmp/caf\xe9")
+
+    assert absolute(b"id_rsa\xff", PID, TID, AT_FDCWD, proc.root) == (
+        b"/tmp/caf\xe9/id_rsa\xff",
+        True,
+    )
+
+
+def test_relative_name_uses_the_directory_descriptor(proc):
+    proc.thread_cwd(PID, TID, "/not/this/one")
+    proc.fd(PID, 7, "/home/alice/.aws")
+
+    assert absolute(b"credentials", PID, TID, 7, proc.root) == (
+        b"/home/alice/.aws/credentials",
+        True,
+    )
+
+
+def test_directory_descriptor_zero_is_a_descriptor(proc):
+    proc.fd(PID, 0, "/etc")
+
+    assert absolute(b"shadow", PID, TID, 0, proc.root) == (b"/etc/shadow", True)
+
+
+def test_descriptor_that_is_not_a_directory_path_leaves_the_name(proc):
+    proc.fd(PID, 3, "socket:[123456]")
+
+    assert absolute(b"id_rsa", PID, TID, 3, proc.root) == (b"id_rsa", False)
+
+
+def test_closed_descriptor_leaves_the_name(proc):
+    proc.thread_cwd(PID, TID, "/srv/work")
+
+    assert absolute(b"id_rsa", PID, TID, 9, proc.root) == (b"id_rsa", False)
+
+
+def test_vanished_process_leaves_the_name_unresolved(proc):
+    assert absolute(b"../.ssh/id_rsa", PID, TID, AT_FDCWD, proc.root) == (
+        b"../.ssh/id_rsa",
+        False,
+    )
+    assert absolute(b"id_rsa", PID, TID, 4, proc.root) == (b"id_rsa", False)
+
+
+@pytest.mark.parametrize("dfd", [-1, -9, -99, -101, -(2**31)])
+def test_negative_descriptor_other_than_at_fdcwd_leaves_the_name(proc, dfd):
+    proc.thread_cwd(PID, TID, "/srv/work")
+    proc.process_cwd(PID, "/srv/work")
+
+    assert base_directory(PID, TID, dfd, proc.root) is None
+    assert absolute(b"id_rsa", PID, TID, dfd, proc.root) == (b"id_rsa", False)
+
+
+def test_base_directory_reads_the_links(proc):
+    proc.thread_cwd(PID, TID, "/home/alice")
+    proc.fd(PID, 4, "/etc/ssh")
+
+    assert base_directory(PID, TID, AT_FDCWD, proc.root) == b"/home/alice"
+    assert base_directory(PID, TID, 4, proc.root) == b"/etc/ssh"
+    assert base_directory(PID + 1, TID, AT_FDCWD, proc.root) is None
+
+
+def test_real_proc_resolves_this_process(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pid = os.getpid()
+
+    assert absolute(b"x/../y", pid, pid, AT_FDCWD) == (bytes(tmp_path.resolve()) + b"/y", True)
