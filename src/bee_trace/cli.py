@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from bee_trace import __version__
-from bee_trace.errors import BeeTraceError, ExitCode, UsageError
+from bee_trace.errors import BeeTraceError, ExitCode, OutputError, UsageError
 from bee_trace.outputs import FORMATS, open_output
 from bee_trace.outputs.summary import format_progress, format_summary
 from bee_trace.policy import Policy, load_policy
@@ -32,6 +32,8 @@ log = logging.getLogger("bee_trace")
 
 PROG = "bee-trace"
 STATS_EVERY_S = 10.0
+# after a stop signal, a write blocked this long means nobody reads the output
+OUTPUT_STALL_S = 1.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -198,12 +200,25 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
 
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
+    stopped_by: list[str] = []
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        log.info("received %s, stopping", name)
+        stopped_by.append(name)
+        stop.set()
+        # from now on, check every second that the output is not stuck
+        signal.setitimer(signal.ITIMER_REAL, OUTPUT_STALL_S, OUTPUT_STALL_S)
+
+    def on_alarm(_signum: int, _frame: FrameType | None) -> None:
+        if output.busy_for() >= OUTPUT_STALL_S:
+            # a write blocked on a reader that does not read: give up on it
+            msg = f"output is not being read; stopped on {stopped_by[0]} without it"
+            raise OutputError(msg)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
 
     def progress() -> None:
         log.info("%s", format_progress(monitor.stats()))
@@ -221,7 +236,11 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
             raise
         # a failure mid-run still ends with detaching and a summary
         failure = exc
+    if isinstance(failure, OutputError):
+        output.abandon()
     summary = monitor.stop()
+    failure = failure or monitor.failure
+    signal.setitimer(signal.ITIMER_REAL, 0)
     try:
         output.close()
     except BeeTraceError as exc:
@@ -246,3 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             sys.stderr.write(f"{PROG}: error: {line}\n")
         return int(exc.exit_code)
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        log.debug("internal error", exc_info=True)
+        sys.stderr.write(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+            "(BEE_TRACE_LOG=debug shows the traceback; please report it)\n"
+        )
+        return int(ExitCode.RUNTIME)

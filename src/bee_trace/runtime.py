@@ -58,6 +58,8 @@ class Monitor:
         self._started_at = 0.0
         self.started = False
         self._output_failed = False
+        # an output failure met while stopping, for the caller to report
+        self.failure: BeeTraceError | None = None
 
     @property
     def probe_names(self) -> list[str]:
@@ -184,7 +186,9 @@ class Monitor:
             self.drain()
             self.flush(final=True)
         except BeeTraceError as exc:
-            log.warning("could not deliver the remaining events: %s", exc)
+            # the output failed or stalled: count what is left instead
+            self.failure = exc
+            self._output.abandon()
             self.drain()
             self.flush(final=True)
         result = self.summary()

@@ -140,3 +140,46 @@ def test_duration_ends_the_run(tmp_path: Path) -> None:
     assert "ready" in proc.stderr
     assert "summary: ran" in proc.stderr
     assert elapsed >= 1.5
+
+
+def test_a_signal_stops_bee_trace_even_when_stdout_is_not_read(tmp_path: Path) -> None:
+    """A pipe nobody reads cannot hold bee-trace hostage; the rest is counted."""
+    suffix = f".beetest-stall-{os.getpid()}"
+    target = tmp_path / f"f{suffix}"
+    target.write_text("x")
+    policy = tmp_path / "policy.yml"
+    policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("bee-trace")), "--probe-type", "file_monitor",
+         "--config", str(policy), "--format", "json"],
+        stdout=write_end, stderr=subprocess.PIPE, text=True,
+    )
+    os.close(write_end)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "ready" in line:
+                break
+        _flood(target, 20_000)  # far more than a 64 KiB pipe holds
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        os.close(read_end)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 5, err
+    assert "output is not being read" in err
+    m = re.search(r"file_monitor: (\d+) events?, (\d+) dropped", err)
+    assert m, err
+    assert int(m.group(1)) + int(m.group(2)) == 20_000
+
+
+def test_sighup_stops_with_a_summary(tmp_path: Path) -> None:
+    with BeeTrace(output=tmp_path / "out.jsonl") as bee:
+        run = bee.stop(signal.SIGHUP)
+    assert run.returncode == 0
+    assert "received SIGHUP" in run.stderr
+    assert "summary: ran" in run.stderr

@@ -16,6 +16,7 @@ CLI_MD = DOCS / "cli.md"
 
 _FLAG = re.compile(r"`(--?[A-Za-z][A-Za-z0-9-]*)`")
 _CODE = re.compile(r"`([^`]+)`")
+_CELL_SEP = re.compile(r"(?<!\\)\|")
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -34,7 +35,7 @@ def table_rows(body: str) -> list[list[str]]:
     """The cells of a Markdown table's data rows (header and rule left out)."""
     rows = [line for line in body.splitlines() if line.startswith("|")]
     assert len(rows) > 2, "expected a table"
-    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
+    return [[cell.strip() for cell in _CELL_SEP.split(row.strip()[1:-1])] for row in rows[2:]]
 
 
 def options_table() -> dict[str, list[str]]:
@@ -91,7 +92,9 @@ def test_every_choice_is_documented_in_its_row(option):
     [
         a.option_strings[0]
         for a in build_parser()._actions  # noqa: SLF001 - see actions()
-        if isinstance(a.default, str | int | float) and not isinstance(a.default, bool)
+        if isinstance(a.default, str | int | float)
+        and not isinstance(a.default, bool)
+        and a.default != argparse.SUPPRESS
     ],
 )
 def test_defaults_match(option):

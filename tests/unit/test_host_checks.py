@@ -92,7 +92,11 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Host:
     scratch = Host(tmp_path)
     scratch.set_caps(ROOT_CAPS)
     scratch.paths.btf.write_bytes(b"\x9f\xeb\x01\x00")
-    scratch.paths.tracefs.mkdir()
+    tracepoint_id = scratch.paths.tracefs / checks.PROBE_TRACEPOINT
+    tracepoint_id.parent.mkdir(parents=True)
+    tracepoint_id.write_text("624\n")
+    # the fallback place is outside HostPaths: point it at scratch, absent
+    monkeypatch.setattr(checks, "DEBUGFS_TRACING_DIR", tmp_path / "debug" / "tracing")
     scratch.set_mounts(
         MOUNTS_WITHOUT_TRACEFS + f"tracefs {scratch.paths.tracefs} tracefs rw,relatime 0 0\n"
     )
@@ -316,7 +320,7 @@ def test_tracefs_under_debugfs_is_enough(host):
     host.set_mounts(
         MOUNTS_WITHOUT_TRACEFS
         + "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n"
-        + f"tracefs {DEBUGFS_TRACING_DIR} tracefs rw,relatime 0 0\n"
+        + f"tracefs {checks.DEBUGFS_TRACING_DIR} tracefs rw,relatime 0 0\n"
     )
 
     passes(host)
@@ -371,6 +375,61 @@ def test_tracefs_is_not_tried_without_the_privileges_to_attach(host):
     assert len(lines) == 1
     assert "CAP_PERFMON" in lines[0]
     assert host.mounted_at == []
+
+
+def test_tracefs_mount_failure_skips_the_tracepoint_check(host):
+    host.set_mounts(MOUNTS_WITHOUT_TRACEFS)
+    host.mount_error = OSError(errno.EPERM, os.strerror(errno.EPERM), str(host.paths.tracefs))
+    (host.paths.tracefs / checks.PROBE_TRACEPOINT).unlink()
+
+    lines = missing(host)
+
+    assert len(lines) == 1
+    assert "tracefs: " in lines[0]
+
+
+# syscall tracepoints
+
+
+def test_missing_syscall_tracepoints_name_the_kernel_option(host):
+    tracepoint_id = host.paths.tracefs / checks.PROBE_TRACEPOINT
+    tracepoint_id.unlink()
+
+    lines = missing(host)
+
+    expected = (
+        f"missing requirement: syscall tracepoints: {tracepoint_id} does not exist "
+        "(a kernel built with CONFIG_FTRACE_SYSCALLS=y)"
+    )
+    assert lines == [expected]
+
+
+def test_syscall_tracepoints_under_debugfs_are_enough(host):
+    (host.paths.tracefs / checks.PROBE_TRACEPOINT).unlink()
+    fallback = checks.DEBUGFS_TRACING_DIR / checks.PROBE_TRACEPOINT
+    fallback.parent.mkdir(parents=True)
+    fallback.write_text("624\n")
+
+    passes(host)
+
+
+def test_unreadable_tracepoint_ids_say_who_may_read_them(host, monkeypatch):
+    tracepoint_id = host.paths.tracefs / checks.PROBE_TRACEPOINT
+    real_open = Path.open
+
+    def open_as_non_root(self: Path, *args: object, **kwargs: object):
+        # root reads any file, so the refusal is simulated for this one path
+        if self == tracepoint_id:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_as_non_root)
+
+    lines = missing(host)
+
+    assert len(lines) == 1
+    assert lines[0].startswith(f"missing requirement: read access to {tracepoint_id}: ")
+    assert "CAP_DAC_OVERRIDE" in lines[0]
 
 
 def test_tracefs_mounted_finds_the_mount_point(tmp_path):

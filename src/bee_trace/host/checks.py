@@ -118,6 +118,30 @@ def ensure_tracefs(paths: HostPaths) -> str | None:
     return None
 
 
+# one tracepoint every probe needs, to probe for syscall tracepoints as a whole
+PROBE_TRACEPOINT: Final = "events/syscalls/sys_enter_openat/id"
+
+
+def tracepoint_problems(paths: HostPaths) -> list[str]:
+    """Can libbpf find syscall tracepoints and read their ids?"""
+    for base in (paths.tracefs, DEBUGFS_TRACING_DIR):
+        probe = base / PROBE_TRACEPOINT
+        try:
+            with probe.open("rb"):
+                return []
+        except PermissionError:
+            return [
+                f"read access to {probe}: tracefs event ids are readable by root only "
+                "(run as root, or add CAP_DAC_OVERRIDE)"
+            ]
+        except OSError:
+            continue
+    return [
+        f"syscall tracepoints: {paths.tracefs / PROBE_TRACEPOINT} does not exist "
+        "(a kernel built with CONFIG_FTRACE_SYSCALLS=y)"
+    ]
+
+
 def check_host(paths: HostPaths | None = None, release: str | None = None) -> None:
     """Raise HostRequirementError naming every missing requirement."""
     paths = paths or HostPaths()
@@ -148,6 +172,8 @@ def check_host(paths: HostPaths | None = None, release: str | None = None) -> No
         problem = ensure_tracefs(paths)
         if problem:
             missing.append(problem)
+        else:
+            missing.extend(tracepoint_problems(paths))
 
     if missing:
         raise HostRequirementError(missing)

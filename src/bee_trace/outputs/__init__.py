@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Protocol, TextIO
+import time
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO
 
 from bee_trace.errors import OutputError, UsageError
 from bee_trace.outputs import jsonl, text
@@ -45,6 +46,12 @@ class Output(Protocol):
 
     def close(self) -> None:
         """Flush and release the output; stdout is flushed but left open."""
+
+    def busy_for(self) -> float:
+        """Seconds the write in progress has taken so far (0 when none is)."""
+
+    def abandon(self) -> None:
+        """Give up on an output nobody reads: no further write, no flush."""
 
 
 class ByteStream(Protocol):
@@ -101,6 +108,29 @@ class LineOutput:
         self._name = name
         self._owned = owned
         self._closed = False
+        self._busy_since: float | None = None
+
+    def busy_for(self) -> float:
+        """Seconds the write in progress has taken so far (0 when none is)."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def abandon(self) -> None:
+        """Give up on an output nobody reads.
+
+        The descriptor is pointed at /dev/null, so neither this nor Python's
+        own flush at exit blocks again on a reader that does not read.
+        """
+        self._closed = True
+        fileno = getattr(self._stream, "fileno", None)
+        if fileno is None:
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            return
 
     def write(self, event: Event) -> None:
         """Render ``event`` as one line, write it and flush it."""
@@ -108,7 +138,11 @@ class LineOutput:
             msg = f"output {self._name} is closed"
             raise ValueError(msg)
         line = self._format_line(event) + "\n"
-        self._guard(lambda: self._write_and_flush(line.encode("utf-8")))
+        self._busy_since = time.monotonic()
+        try:
+            self._guard(lambda: self._write_and_flush(line.encode("utf-8")))
+        finally:
+            self._busy_since = None
 
     def flush(self) -> None:
         """Flush the stream; a failure raises OutputError."""
@@ -185,8 +219,25 @@ def open_output(fmt: str, path: pathlib.Path | None) -> Output:
 
     try:
         stream = path.open("ab")
+        _end_partial_line(stream)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         msg = f"cannot open output {path}: {reason}"
         raise OutputError(msg) from exc
     return LineOutput(format_line, stream, str(path), owned=True)
+
+
+def _end_partial_line(stream: BinaryIO) -> None:
+    """Start on a new line if an earlier run was cut off mid-line (disk full).
+
+    The fragment stays, but the next event is not glued onto it: one bad
+    line for a JSON Lines reader to skip, not two.
+    """
+    if not stream.seekable() or stream.tell() == 0:
+        return
+    with open(stream.fileno(), "rb", closefd=False) as reader:  # noqa: PTH123 - fd, not a path
+        reader.seek(-1, os.SEEK_END)
+        last = reader.read(1)
+    if last != b"\n":
+        stream.write(b"\n")
+        stream.flush()

@@ -36,7 +36,7 @@ from bee_trace.policy.model import (
     WatchPattern,
 )
 from bee_trace.policy.networks import IPNetwork, show_network
-from bee_trace.policy.patterns import InvalidPatternError
+from bee_trace.policy.patterns import InvalidPatternError, kernel_filter_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -191,6 +191,12 @@ def _string_items(
     return items
 
 
+# sizes of the kernel maps the policy fills (see kernel/*.bpf.c)
+KERNEL_FILTER_KEYS_MAX: Final = 1024
+BLOCKED_PER_FAMILY_MAX: Final = 4096
+ALLOWED_ACCESSORS_MAX: Final = 256
+
+
 def _check_patterns(node: Node, path: str, problems: _Problems) -> tuple[WatchPattern, ...]:
     """Turn a list of pattern strings into watch patterns; no value means an empty list."""
     patterns: list[WatchPattern] = []
@@ -199,6 +205,13 @@ def _check_patterns(node: Node, path: str, problems: _Problems) -> tuple[WatchPa
             patterns.append(WatchPattern.parse(raw, line=item.start_mark.line + 1))
         except InvalidPatternError as exc:
             problems.add(item, item_path, str(exc), _shorten(raw))
+    keys = len(kernel_filter_keys(patterns))
+    if keys > KERNEL_FILTER_KEYS_MAX:
+        expected = (
+            f"expected patterns that need at most {KERNEL_FILTER_KEYS_MAX} kernel filter keys "
+            "(distinct file names, suffixes, prefixes and directory names)"
+        )
+        problems.add(node, path, expected, f"{len(patterns)} patterns needing {keys}")
     return tuple(patterns)
 
 
@@ -221,6 +234,11 @@ def _check_blocked_ips(node: Node, path: str, problems: _Problems) -> tuple[Bloc
             problems.add(item, item_path, expected, f"{_shorten(raw)} again")
             continue
         blocked[entry.network] = entry
+    for version in (4, 6):
+        count = sum(1 for net in blocked if net.version == version)
+        if count > BLOCKED_PER_FAMILY_MAX:
+            expected = f"expected at most {BLOCKED_PER_FAMILY_MAX} IPv{version} networks"
+            problems.add(node, path, expected, str(count))
     return tuple(blocked.values())
 
 
@@ -240,6 +258,11 @@ def _check_accessors(node: Node, path: str, problems: _Problems) -> tuple[str, .
             problems.add(item, item_path, expected, f"{_shorten(raw)} again")
             continue
         first_lines[raw] = line
+    comms = sum(1 for raw in first_lines if "/" not in raw)
+    for what, count in (("comm names", comms), ("executables", len(first_lines) - comms)):
+        if count > ALLOWED_ACCESSORS_MAX:
+            expected = f"expected at most {ALLOWED_ACCESSORS_MAX} {what}"
+            problems.add(node, path, expected, str(count))
     return tuple(first_lines)
 
 
@@ -392,6 +415,9 @@ def parse_policy(text: str, source: str) -> Policy:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise PolicyError([_yaml_problem(exc, text, source)]) from exc
+    except RecursionError as exc:
+        msg = f"{source}:1: {_TOP_LEVEL}: expected a policy, found nesting too deep to read"
+        raise PolicyError([msg]) from exc
     problems = _Problems(source)
     if root is None or (_is_null(root) and not str(root.value)):
         keys = ", ".join(_section_keys(""))

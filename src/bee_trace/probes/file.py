@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
 
 _PATH_OFFSET: Final = FileEvent.path.offset
-_FILTER_MAP_MAX: Final = 1024
 
 
 class OpenSyscall(IntEnum):
@@ -88,14 +87,9 @@ class FileProbe(Probe):
 
     def populate(self, obj: BpfObject) -> None:
         """Write the pre-filter keys."""
-        keys = self._keys()
-        if len(keys) > _FILTER_MAP_MAX:
-            from bee_trace.errors import UsageError  # noqa: PLC0415 - rare path
-
-            msg = f"policy yields {len(keys)} kernel filter keys, at most {_FILTER_MAP_MAX} fit"
-            raise UsageError(msg)
+        # the loader keeps the policy within the map's size (KERNEL_FILTER_KEYS_MAX)
         filt = obj.map("filter")
-        for key in keys:
+        for key in self._keys():
             filt.update(bytes(key), b"\x01")
 
     def decode(self, header: EventHeader, raw: bytes) -> FileAccessEvent | None:
