@@ -465,3 +465,14 @@ def test_progress_line():
         "warning: 5 events dropped (file_monitor: 5) so far"
     )
     assert format_progress([]) == "stats: no probes"
+
+
+def test_a_cut_off_last_line_is_not_glued_to_the_next_event(tmp_path):
+    target = tmp_path / "events.jsonl"
+    target.write_bytes(b'{"type":"file_acc')  # an earlier run hit a full disk here
+    output = open_output("json", target)
+    output.write(make_event())
+    output.close()
+    lines = target.read_bytes().splitlines()
+    assert lines[0] == b'{"type":"file_acc'
+    assert json.loads(lines[1])["type"] == "file_access"

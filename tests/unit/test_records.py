@@ -248,9 +248,11 @@ def header_defines() -> dict[str, int]:
 def test_the_header_parses():
     enums = header_enums()
 
+    # the parser finds what it must, so an empty parse cannot pass the tests below
+    assert set(ENUM_TWINS) <= set(enums)
+    assert all(enums.values())
     assert enums["bt_event_kind"]["BT_EVENT_FILE_ACCESS"] == 1
-    assert enums["bt_open_syscall"] == {"BT_SYS_OPEN": 1, "BT_SYS_OPENAT": 2, "BT_SYS_OPENAT2": 3}
-    assert header_defines()["BT_COMM_LEN"] == 16
+    assert set(DEFINE_TWINS) <= set(header_defines())
 
 
 def discovered_twins() -> dict[str, type[IntEnum]]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from bee_trace.events.resolve import AT_FDCWD, absolute, base_directory, normalize
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 PID = 4242
 TID = 4243
@@ -85,53 +82,98 @@ def test_normalize_makes_a_relative_name_absolute_from_the_root():
     assert normalize(b"a/./b/../c") == b"/a/c"
 
 
-# absolute names
+# absolute names; symlinks are followed as bee-trace sees the file system, so
+# every directory these tests name lies in a scratch tree (``fs``)
 
 
-def test_absolute_name_is_normalized_and_resolved(proc):
+@pytest.fixture
+def fs(tmp_path: Path) -> bytes:
+    """A scratch directory with no symlink on its way, as bytes."""
+    root = tmp_path.resolve() / "fs"
+    root.mkdir()
+    return bytes(root)
+
+
+def mkdir(path: bytes) -> None:
+    Path(os.fsdecode(path)).mkdir(parents=True)
+
+
+def symlink(link: bytes, target: bytes) -> None:
+    Path(os.fsdecode(link)).symlink_to(os.fsdecode(target))
+
+
+def test_absolute_name_is_normalized_and_resolved(proc, fs):
     # no process in the fake /proc: an absolute name does not need one
-    assert absolute(b"/etc//ssh/../shadow", PID, TID, AT_FDCWD, proc.root) == (
-        b"/etc/shadow",
+    assert absolute(fs + b"/etc//ssh/../shadow", PID, TID, AT_FDCWD, proc.root) == (
+        fs + b"/etc/shadow",
         True,
     )
 
 
-def test_absolute_name_ignores_the_directory_descriptor(proc):
-    proc.fd(PID, 5, "/var/lib")
+def test_absolute_name_ignores_the_directory_descriptor(proc, fs):
+    proc.fd(PID, 5, fs + b"/var/lib")
 
-    assert absolute(b"/etc/shadow", PID, TID, 5, proc.root) == (b"/etc/shadow", True)
+    assert absolute(fs + b"/etc/shadow", PID, TID, 5, proc.root) == (fs + b"/etc/shadow", True)
+
+
+def test_symlinked_directory_is_followed(proc, fs):
+    mkdir(fs + b"/real/.ssh")
+    symlink(fs + b"/link", fs + b"/real")
+
+    assert absolute(fs + b"/link/.ssh/id_rsa", PID, TID, AT_FDCWD, proc.root) == (
+        fs + b"/real/.ssh/id_rsa",
+        True,
+    )
+
+
+def test_dotdot_after_a_symlink_goes_up_from_its_target(proc, fs):
+    # as the kernel does: /link/.. is the parent of the target, not fs
+    mkdir(fs + b"/a/b/real")
+    symlink(fs + b"/link", fs + b"/a/b/real")
+
+    assert absolute(fs + b"/link/../.env", PID, TID, AT_FDCWD, proc.root) == (
+        fs + b"/a/b/.env",
+        True,
+    )
+
+
+def test_last_component_is_followed_only_when_asked(proc, fs):
+    mkdir(fs + b"/keys")
+    symlink(fs + b"/keys/alias.pem", fs + b"/keys/real.pem")
+    name = fs + b"/keys/alias.pem"
+
+    assert absolute(name, PID, TID, AT_FDCWD, proc.root) == (name, True)
+    assert absolute(name, PID, TID, AT_FDCWD, proc.root, follow_last=True) == (
+        fs + b"/keys/real.pem",
+        True,
+    )
 
 
 # relative names
 
 
-def test_relative_name_uses_the_thread_cwd(proc, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    proc.thread_cwd(PID, TID, str(work))
-    proc.process_cwd(PID, "/somewhere/else")
+def test_relative_name_uses_the_thread_cwd(proc, fs):
+    proc.thread_cwd(PID, TID, fs + b"/work")
+    proc.process_cwd(PID, fs + b"/somewhere/else")
 
-    path, resolved = absolute(b"secrets/.env", PID, TID, AT_FDCWD, proc.root)
-
-    assert resolved is True
-    assert path == bytes(work) + b"/secrets/.env"
+    assert absolute(b"secrets/.env", PID, TID, AT_FDCWD, proc.root) == (
+        fs + b"/work/secrets/.env",
+        True,
+    )
 
 
-def test_relative_name_with_dots_is_normalized_against_the_cwd(proc):
-    proc.thread_cwd(PID, TID, "/home/alice/project")
+def test_relative_name_with_dots_is_normalized_against_the_cwd(proc, fs):
+    proc.thread_cwd(PID, TID, fs + b"/home/alice/project")
 
     path, resolved = absolute(b"../../bob/./.ssh//id_rsa", PID, TID, AT_FDCWD, proc.root)
 
-    assert (path, resolved) == (b"/home/bob/.ssh/id_rsa", True)
+    assert (path, resolved) == (fs + b"/home/bob/.ssh/id_rsa", True)
 
 
 def test_relative_name_cannot_climb_above_the_root(proc):
-    proc.thread_cwd(PID, TID, "/srv/work")
+    proc.thread_cwd(PID, TID, "/")
 
-    assert absolute(b"../../../etc/shadow", PID, TID, AT_FDCWD, proc.root) == (
-        b"/etc/shadow",
-        True,
-    )
+    assert absolute(b"../../../.env", PID, TID, AT_FDCWD, proc.root) == (b"/.env", True)
 
 
 def test_relative_name_in_the_root_directory(proc):
@@ -140,35 +182,46 @@ def test_relative_name_in_the_root_directory(proc):
     assert absolute(b"id_rsa", PID, TID, AT_FDCWD, proc.root) == (b"/id_rsa", True)
 
 
-def test_thread_gone_falls_back_to_the_process_cwd(proc):
-    proc.process_cwd(PID, "/srv/app")
+def test_relative_name_below_a_symlinked_cwd(proc, fs):
+    mkdir(fs + b"/srv/app")
+    symlink(fs + b"/current", fs + b"/srv/app")
+    proc.thread_cwd(PID, TID, fs + b"/current")
 
-    assert absolute(b".env", PID, TID, AT_FDCWD, proc.root) == (b"/srv/app/.env", True)
+    assert absolute(b"config/.env", PID, TID, AT_FDCWD, proc.root) == (
+        fs + b"/srv/app/config/.env",
+        True,
+    )
 
 
-def test_cwd_that_is_not_utf8_is_kept_as_bytes(proc):
-    proc.thread_cwd(PID, TID, b"/tmp/caf\xe9")
+def test_thread_gone_falls_back_to_the_process_cwd(proc, fs):
+    proc.process_cwd(PID, fs + b"/srv/app")
+
+    assert absolute(b".env", PID, TID, AT_FDCWD, proc.root) == (fs + b"/srv/app/.env", True)
+
+
+def test_cwd_that_is_not_utf8_is_kept_as_bytes(proc, fs):
+    proc.thread_cwd(PID, TID, fs + b"/caf\xe9")
 
     assert absolute(b"id_rsa\xff", PID, TID, AT_FDCWD, proc.root) == (
-        b"/tmp/caf\xe9/id_rsa\xff",
+        fs + b"/caf\xe9/id_rsa\xff",
         True,
     )
 
 
-def test_relative_name_uses_the_directory_descriptor(proc):
-    proc.thread_cwd(PID, TID, "/not/this/one")
-    proc.fd(PID, 7, "/home/alice/.aws")
+def test_relative_name_uses_the_directory_descriptor(proc, fs):
+    proc.thread_cwd(PID, TID, fs + b"/not/this/one")
+    proc.fd(PID, 7, fs + b"/home/alice/.aws")
 
     assert absolute(b"credentials", PID, TID, 7, proc.root) == (
-        b"/home/alice/.aws/credentials",
+        fs + b"/home/alice/.aws/credentials",
         True,
     )
 
 
-def test_directory_descriptor_zero_is_a_descriptor(proc):
-    proc.fd(PID, 0, "/etc")
+def test_directory_descriptor_zero_is_a_descriptor(proc, fs):
+    proc.fd(PID, 0, fs + b"/etc")
 
-    assert absolute(b"shadow", PID, TID, 0, proc.root) == (b"/etc/shadow", True)
+    assert absolute(b"shadow", PID, TID, 0, proc.root) == (fs + b"/etc/shadow", True)
 
 
 def test_descriptor_that_is_not_a_directory_path_leaves_the_name(proc):
@@ -177,8 +230,8 @@ def test_descriptor_that_is_not_a_directory_path_leaves_the_name(proc):
     assert absolute(b"id_rsa", PID, TID, 3, proc.root) == (b"id_rsa", False)
 
 
-def test_closed_descriptor_leaves_the_name(proc):
-    proc.thread_cwd(PID, TID, "/srv/work")
+def test_closed_descriptor_leaves_the_name(proc, fs):
+    proc.thread_cwd(PID, TID, fs + b"/work")
 
     assert absolute(b"id_rsa", PID, TID, 9, proc.root) == (b"id_rsa", False)
 
@@ -193,8 +246,8 @@ def test_vanished_process_leaves_the_name_unresolved(proc):
 
 @pytest.mark.parametrize("dfd", [-1, -9, -99, -101, -(2**31)])
 def test_negative_descriptor_other_than_at_fdcwd_leaves_the_name(proc, dfd):
-    proc.thread_cwd(PID, TID, "/srv/work")
-    proc.process_cwd(PID, "/srv/work")
+    proc.thread_cwd(PID, TID, "/")
+    proc.process_cwd(PID, "/")
 
     assert base_directory(PID, TID, dfd, proc.root) is None
     assert absolute(b"id_rsa", PID, TID, dfd, proc.root) == (b"id_rsa", False)

@@ -219,7 +219,7 @@ def open_output(fmt: str, path: pathlib.Path | None) -> Output:
 
     try:
         stream = path.open("ab")
-        _end_partial_line(stream)
+        _end_partial_line(path, stream)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         msg = f"cannot open output {path}: {reason}"
@@ -227,17 +227,20 @@ def open_output(fmt: str, path: pathlib.Path | None) -> Output:
     return LineOutput(format_line, stream, str(path), owned=True)
 
 
-def _end_partial_line(stream: BinaryIO) -> None:
+def _end_partial_line(path: pathlib.Path, stream: BinaryIO) -> None:
     """Start on a new line if an earlier run was cut off mid-line (disk full).
 
     The fragment stays, but the next event is not glued onto it: one bad
     line for a JSON Lines reader to skip, not two.
     """
-    if not stream.seekable() or stream.tell() == 0:
+    if stream.tell() == 0:
         return
-    with open(stream.fileno(), "rb", closefd=False) as reader:  # noqa: PTH123 - fd, not a path
-        reader.seek(-1, os.SEEK_END)
-        last = reader.read(1)
+    try:
+        with path.open("rb") as reader:
+            reader.seek(-1, os.SEEK_END)
+            last = reader.read(1)
+    except OSError:
+        return  # not readable (a FIFO, a write-only file): nothing to check
     if last != b"\n":
         stream.write(b"\n")
         stream.flush()
