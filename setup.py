@@ -14,7 +14,7 @@ import subprocess
 import sysconfig
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
@@ -82,4 +82,12 @@ class BuildWithKernel(build_py):
         shutil.copyfile(POLICY, package / "security.yml")
 
 
-setup(cmdclass={"build_py": BuildWithKernel})
+class BinaryDistribution(Distribution):
+    """The wheel carries BPF objects built for one architecture: not pure."""
+
+    def has_ext_modules(self) -> bool:
+        """Tag the wheel with the platform it was built on."""
+        return True
+
+
+setup(cmdclass={"build_py": BuildWithKernel}, distclass=BinaryDistribution)

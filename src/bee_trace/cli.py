@@ -265,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             sys.stderr.write(f"{PROG}: error: {line}\n")
         return int(exc.exit_code)
+    except KeyboardInterrupt:
+        # Ctrl-C before the probes were attached: nothing to detach or report
+        sys.stderr.write(f"{PROG}: interrupted before start-up finished\n")
+        return 128 + signal.SIGINT
     except Exception as exc:  # a bug: still one line, the traceback only on request
         log.debug("internal error", exc_info=True)
         sys.stderr.write(

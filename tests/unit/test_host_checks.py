@@ -68,6 +68,7 @@ class Host:
             proc_mounts=self.root / "mounts",
             btf=self.root / "vmlinux",
             tracefs=self.root / "tracing",
+            debugfs_tracing=self.root / "debug" / "tracing",
         )
 
     def set_caps(self, cap_eff: int) -> None:
@@ -95,8 +96,6 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Host:
     tracepoint_id = scratch.paths.tracefs / checks.PROBE_TRACEPOINT
     tracepoint_id.parent.mkdir(parents=True)
     tracepoint_id.write_text("624\n")
-    # the fallback place is outside HostPaths: point it at scratch, absent
-    monkeypatch.setattr(checks, "DEBUGFS_TRACING_DIR", tmp_path / "debug" / "tracing")
     scratch.set_mounts(
         MOUNTS_WITHOUT_TRACEFS + f"tracefs {scratch.paths.tracefs} tracefs rw,relatime 0 0\n"
     )
@@ -320,7 +319,7 @@ def test_tracefs_under_debugfs_is_enough(host):
     host.set_mounts(
         MOUNTS_WITHOUT_TRACEFS
         + "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n"
-        + f"tracefs {checks.DEBUGFS_TRACING_DIR} tracefs rw,relatime 0 0\n"
+        + f"tracefs {host.paths.debugfs_tracing} tracefs rw,relatime 0 0\n"
     )
 
     passes(host)
@@ -406,7 +405,7 @@ def test_missing_syscall_tracepoints_name_the_kernel_option(host):
 
 def test_syscall_tracepoints_under_debugfs_are_enough(host):
     (host.paths.tracefs / checks.PROBE_TRACEPOINT).unlink()
-    fallback = checks.DEBUGFS_TRACING_DIR / checks.PROBE_TRACEPOINT
+    fallback = host.paths.debugfs_tracing / checks.PROBE_TRACEPOINT
     fallback.parent.mkdir(parents=True)
     fallback.write_text("624\n")
 

@@ -12,6 +12,7 @@ import ctypes
 import errno
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PROC_MOUNTS: Final = Path("/proc/self/mounts")
 PRIVATE_MOUNT: Final = Path("/run/bee-trace/cgroup2")
+_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
 
 
 class CgroupUnavailableError(Exception):
@@ -26,14 +28,21 @@ class CgroupUnavailableError(Exception):
 
 
 def _mounts(mounts: Path) -> list[list[str]]:
-    return [line.split() for line in mounts.read_text().splitlines() if line.strip()]
+    # mount points are bytes, in no particular encoding
+    text = os.fsdecode(mounts.read_bytes())
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+def _unescape(field: str) -> str:
+    r"""Undo the octal escapes of a mounts field (a space is written ``\040``)."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
 def find_cgroup2(mounts: Path = PROC_MOUNTS) -> Path | None:
     """Where cgroup v2 is mounted, if anywhere."""
     for fields in _mounts(mounts):
         if len(fields) > 2 and fields[2] == "cgroup2":  # noqa: PLR2004 - fstype field
-            return Path(fields[1])
+            return Path(_unescape(fields[1]))
     return None
 
 

@@ -43,6 +43,7 @@ class HostPaths:
     proc_mounts: Path = Path("/proc/self/mounts")
     btf: Path = BTF_PATH
     tracefs: Path = TRACEFS_DIR
+    debugfs_tracing: Path = DEBUGFS_TRACING_DIR
 
 
 def parse_kernel_release(release: str) -> tuple[int, int]:
@@ -103,7 +104,7 @@ def mount_tracefs(target: Path) -> None:
 
 def ensure_tracefs(paths: HostPaths) -> str | None:
     """Make tracefs available where libbpf looks; return a problem or None."""
-    found = tracefs_mounted(paths.proc_mounts, (paths.tracefs, DEBUGFS_TRACING_DIR))
+    found = tracefs_mounted(paths.proc_mounts, (paths.tracefs, paths.debugfs_tracing))
     if found is not None:
         return None
     try:
@@ -124,7 +125,7 @@ PROBE_TRACEPOINT: Final = "events/syscalls/sys_enter_openat/id"
 
 def tracepoint_problems(paths: HostPaths) -> list[str]:
     """Can libbpf find syscall tracepoints and read their ids?"""
-    for base in (paths.tracefs, DEBUGFS_TRACING_DIR):
+    for base in (paths.tracefs, paths.debugfs_tracing):
         probe = base / PROBE_TRACEPOINT
         try:
             with probe.open("rb"):
