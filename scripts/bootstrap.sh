@@ -3,7 +3,9 @@
 # or its test suite. Safe to run again: it installs only what is absent.
 #
 #   scripts/bootstrap.sh run    set up, then: bee-trace --probe-type all --duration 30
-#   scripts/bootstrap.sh test   set up, then run the whole test suite
+#   scripts/bootstrap.sh test   set up, then run every gate: format, lint, types,
+#                               docs, and the whole test suite under coverage
+#                               (further arguments go to pytest)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,9 +13,10 @@ ROOT=$(pwd)
 VENV="${BEE_TRACE_VENV:-$ROOT/.venv}"
 MODE="${1:-}"
 
-# build: clang, llvm-strip, libbpf headers; run: libbpf1; tests: iproute2,
-# util-linux (setpriv), procps
-APT_PACKAGES=(clang llvm libbpf-dev libbpf1 libelf1 python3 python3-venv iproute2 util-linux procps)
+# build: clang, llvm-strip, libbpf headers; run: libbpf1
+APT_PACKAGES=(clang llvm libbpf-dev libbpf1 libelf1 python3 python3-venv)
+# tests and gates: setpriv and unshare (util-linux), clang-format, shellcheck, git
+TEST_PACKAGES=(util-linux procps clang-format shellcheck git)
 
 die() {
 	echo "bootstrap: error: $*" >&2
@@ -28,8 +31,12 @@ esac
 [ "$(id -u)" -eq 0 ] || die "run as root: bee-trace loads kernel programs (try: sudo $0 $MODE)"
 command -v dpkg-query >/dev/null || die "this script supports Debian and Ubuntu (no dpkg-query found)"
 
+wanted=("${APT_PACKAGES[@]}")
+if [ "$MODE" = test ]; then
+	wanted+=("${TEST_PACKAGES[@]}")
+fi
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+for pkg in "${wanted[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
 		missing+=("$pkg")
 	fi
@@ -49,7 +56,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
 if [ "$MODE" = test ]; then
-	"${PIP[@]}" install --require-hashes -r requirements/test.lock
+	"${PIP[@]}" install --require-hashes -r requirements/dev.lock
 else
 	"${PIP[@]}" install --require-hashes -r requirements/runtime.lock -r requirements/build.lock
 fi
@@ -60,4 +67,10 @@ rm -rf build
 if [ "$MODE" = run ]; then
 	exec "$VENV/bin/bee-trace" --probe-type all --duration 30
 fi
-exec "$VENV/bin/python" -m pytest "${@:2}"
+
+# the git hooks (lefthook.yml), in a clone that has a .git of its own
+if [ -d .git ]; then
+	"$VENV/bin/lefthook" install >/dev/null
+fi
+export PATH="$VENV/bin:$PATH"
+exec "$VENV/bin/nox" -s all -- "${@:2}"

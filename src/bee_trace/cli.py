@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from bee_trace import __version__
 from bee_trace.errors import BeeTraceError, ExitCode, OutputError, UsageError
-from bee_trace.outputs import FORMATS, open_output
+from bee_trace.outputs import FORMATS, Output, open_output
 from bee_trace.outputs.summary import format_progress, format_summary
 from bee_trace.policy import Policy, load_policy
 from bee_trace.probes import PROBE_TYPES, PROBES, ProbeContext
@@ -27,6 +27,9 @@ from bee_trace.probes import PROBE_TYPES, PROBES, ProbeContext
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
+
+if TYPE_CHECKING:
+    from bee_trace.runtime import Monitor
 
 log = logging.getLogger("bee_trace")
 
@@ -174,32 +177,18 @@ def _boot_to_utc_ns() -> int:
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
 
-def _run(args: argparse.Namespace, policy: Policy) -> int:
-    # imported here so that --help and --check-config need no libbpf
-    from bee_trace.host.checks import check_host  # noqa: PLC0415
-    from bee_trace.runtime import Monitor, run_until  # noqa: PLC0415
-
-    names = _select_probes(args.probe_type)
-    if args.probe_type == "all":
+def _announce(probe_type: str, names: list[str]) -> None:
+    if probe_type == "all":
         absent = [name for name in PROBE_TYPES if name not in PROBES]
         log.info(
             "probe type all: starting %s%s",
             ", ".join(names),
             f" ({', '.join(absent)} not available in this version)" if absent else "",
         )
-    check_host()
 
-    ctx = ProbeContext(
-        policy=policy,
-        self_pid=os.getpid(),
-        boot_to_utc_ns=_boot_to_utc_ns(),
-        enforce=args.enforce,
-    )
-    output = open_output(args.format, args.output)
-    monitor = Monitor([PROBES[name](ctx) for name in names], output)
 
-    stop = threading.Event()
-
+def _handle_signals(output: Output, stop: threading.Event) -> None:
+    """SIGINT, SIGTERM and SIGHUP stop the run; a stalled output is then given up."""
     stopped_by: list[str] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -220,6 +209,45 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
         signal.signal(signum, on_signal)
     signal.signal(signal.SIGALRM, on_alarm)
 
+
+def _finish(monitor: Monitor, output: Output, failure: BeeTraceError | None) -> int:
+    """Detach, deliver or count what is left, print the summary, report a failure."""
+    if isinstance(failure, OutputError):
+        output.abandon()
+    summary = monitor.stop()
+    failure = failure or monitor.failure
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        output.close()
+    except BeeTraceError as exc:
+        failure = failure or exc
+    for line in format_summary(summary):
+        log.info("%s", line)
+    if failure is not None:
+        raise failure
+    return ExitCode.OK
+
+
+def _run(args: argparse.Namespace, policy: Policy) -> int:
+    # imported here so that --help and --check-config need no libbpf
+    from bee_trace.host.checks import check_host  # noqa: PLC0415
+    from bee_trace.runtime import Monitor, run_until  # noqa: PLC0415
+
+    names = _select_probes(args.probe_type)
+    _announce(args.probe_type, names)
+    check_host()
+
+    ctx = ProbeContext(
+        policy=policy,
+        self_pid=os.getpid(),
+        boot_to_utc_ns=_boot_to_utc_ns(),
+        enforce=args.enforce,
+    )
+    output = open_output(args.format, args.output)
+    monitor = Monitor([PROBES[name](ctx) for name in names], output)
+    stop = threading.Event()
+    _handle_signals(output, stop)
+
     def progress() -> None:
         log.info("%s", format_progress(monitor.stats()))
 
@@ -236,20 +264,7 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
             raise
         # a failure mid-run still ends with detaching and a summary
         failure = exc
-    if isinstance(failure, OutputError):
-        output.abandon()
-    summary = monitor.stop()
-    failure = failure or monitor.failure
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    try:
-        output.close()
-    except BeeTraceError as exc:
-        failure = failure or exc
-    for line in format_summary(summary):
-        log.info("%s", line)
-    if failure is not None:
-        raise failure
-    return ExitCode.OK
+    return _finish(monitor, output, failure)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    from bee_trace.events.model import Event
     from bee_trace.outputs import Output
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ class _Loaded:
     probe: Probe
     obj: BpfObject
     delivered: int = 0
-    filtered: int = 0
     malformed: int = 0
     undelivered: int = 0
     kernel_drops: dict[Counter, int] = field(default_factory=dict)
@@ -60,11 +60,6 @@ class Monitor:
         self._output_failed = False
         # an output failure met while stopping, for the caller to report
         self.failure: BeeTraceError | None = None
-
-    @property
-    def probe_names(self) -> list[str]:
-        """The probes this monitor runs."""
-        return [p.name for p in self._probes]
 
     def start(self) -> None:
         """Load and attach every probe, or none."""
@@ -109,8 +104,7 @@ class Monitor:
                 loaded.malformed += 1
                 return
             if event is None:
-                loaded.filtered += 1
-                return
+                return  # user space refined it away: not an event
             self._deliver(loaded, event)
 
         return handle
@@ -127,7 +121,6 @@ class Monitor:
             loaded.undelivered += 1
             raise
         loaded.delivered += 1
-
 
     def flush(self, *, final: bool = False) -> None:
         """Deliver what probes held back (aggregates) and is now due."""

@@ -99,6 +99,24 @@ class BeeTrace:
             self.stop()
 
 
+def as_int(value: object) -> int:
+    """A JSON event field that must be an integer."""
+    assert isinstance(value, int), value
+    return value
+
+
+def as_str(value: object) -> str:
+    """A JSON event field that must be a string."""
+    assert isinstance(value, str), value
+    return value
+
+
+def as_list(value: object) -> list[object]:
+    """A JSON event field that must be an array."""
+    assert isinstance(value, list), value
+    return value
+
+
 def run_child(code: str, cwd: Path | None = None) -> int:
     """Run a Python snippet in a child process; return its pid."""
     proc = subprocess.run(

@@ -7,13 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.kernel.helpers import BeeTrace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.kernel
 
@@ -75,7 +78,10 @@ def _marker(bee: BeeTrace, sibling: int) -> None:
 
 def test_three_ways_into_a_sibling_and_none_into_itself(tmp_path: Path, sibling: int) -> None:
     with BeeTrace(
-        "--probe-type", "memory_monitor", "--config", str(_policy(tmp_path)),
+        "--probe-type",
+        "memory_monitor",
+        "--config",
+        str(_policy(tmp_path)),
         output=tmp_path / "out.jsonl",
     ) as bee:
         proc = _access(sibling, "ptrace", "vm_readv", "proc_mem")
@@ -116,7 +122,8 @@ def test_allowed_executable_is_not_reported(tmp_path: Path, sibling: int) -> Non
         assert proc.returncode == 0
         other = subprocess.run(
             ["dd", f"if=/proc/{sibling}/mem", "of=/dev/null", "bs=1", "count=0"],
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
         del other
         deadline = time.monotonic() + WAIT_S

@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import BeeTrace
+from tests.kernel.helpers import BeeTrace, as_int
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.kernel
 
@@ -70,9 +73,7 @@ def tcp_server() -> Iterator[int]:
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     root = tmp_path_factory.mktemp("net")
     policy = root / "policy.yml"
-    policy.write_text(
-        "network:\n  blocked_ips:\n    - 127.77.0.0/16\n    - fd00:beef::/32\n"
-    )
+    policy.write_text("network:\n  blocked_ips:\n    - 127.77.0.0/16\n    - fd00:beef::/32\n")
     with BeeTrace(
         "--probe-type", "network_monitor", "--config", str(policy), output=root / "net.jsonl"
     ) as bee:
@@ -160,14 +161,14 @@ def test_udp_sends_are_aggregated_with_a_count(net: Net) -> None:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         events = [e for e in net.events() if e["pid"] == pid]
-        if sum(int(e["count"]) for e in events) >= 250:
+        if sum(as_int(e["count"]) for e in events) >= 250:
             break
         time.sleep(0.1)
     by_call: dict[str, int] = {}
     for e in events:
         assert e["protocol"] == "udp"
         assert e["dport"] == port
-        by_call[str(e["syscall"])] = by_call.get(str(e["syscall"]), 0) + int(e["count"])
+        by_call[str(e["syscall"])] = by_call.get(str(e["syscall"]), 0) + as_int(e["count"])
     assert by_call == {"sendto": 200, "sendmsg": 50}
     assert len(events) < 20, "repeated sends must be folded, not one event each"
 
@@ -208,7 +209,11 @@ def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: i
     policy.write_text("network:\n  blocked_ips:\n    - 127.77.0.0/16\n")
     try:
         with BeeTrace(
-            "--probe-type", "network_monitor", "--config", str(policy), "--enforce",
+            "--probe-type",
+            "network_monitor",
+            "--config",
+            str(policy),
+            "--enforce",
             output=tmp_path / "out.jsonl",
         ) as bee:
             pid, printed = _enforce_connect(port)

@@ -42,6 +42,12 @@ class ListOutput:
     def close(self) -> None:
         pass
 
+    def busy_for(self) -> float:
+        return 0.0
+
+    def abandon(self) -> None:
+        pass
+
 
 def _flood(path: Path, count: int) -> int:
     code = (
@@ -151,9 +157,18 @@ def test_a_signal_stops_bee_trace_even_when_stdout_is_not_read(tmp_path: Path) -
     policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n")
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("bee-trace")), "--probe-type", "file_monitor",
-         "--config", str(policy), "--format", "json"],
-        stdout=write_end, stderr=subprocess.PIPE, text=True,
+        [
+            str(Path(sys.executable).with_name("bee-trace")),
+            "--probe-type",
+            "file_monitor",
+            "--config",
+            str(policy),
+            "--format",
+            "json",
+        ],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     os.close(write_end)
     try:

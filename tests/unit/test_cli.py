@@ -10,12 +10,16 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bee_trace import __version__, cli
 from bee_trace.errors import ExitCode
 from bee_trace.probes import PROBE_TYPES, PROBES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 BEE_TRACE = Path(sys.executable).with_name("bee-trace")
 ERROR_PREFIX = "bee-trace: error: "
@@ -81,7 +85,7 @@ def assert_error(run: Run, code: ExitCode, lines: int = 1) -> list[str]:
 
 
 @pytest.fixture
-def policy(tmp_path: Path):
+def policy(tmp_path: Path) -> Callable[[str], Path]:
     """Write a policy file in tmp_path and return its path."""
 
     def write(text: str, name: str = "policy.yml") -> Path:
@@ -92,14 +96,14 @@ def policy(tmp_path: Path):
     return write
 
 
-def test_the_console_script_is_installed():
+def test_the_console_script_is_installed() -> None:
     assert BEE_TRACE.is_file(), f"{BEE_TRACE}: install the package into this environment"
 
 
 # what needs no kernel: help, version, usage errors
 
 
-def test_help_lists_every_flag(tmp_path):
+def test_help_lists_every_flag(tmp_path: Path) -> None:
     run = bee_trace("--help", cwd=tmp_path)
 
     assert run.code == ExitCode.OK
@@ -109,7 +113,7 @@ def test_help_lists_every_flag(tmp_path):
     assert "Exit codes:" in run.stdout
 
 
-def test_version(tmp_path):
+def test_version(tmp_path: Path) -> None:
     run = bee_trace("--version", cwd=tmp_path)
 
     assert run.code == ExitCode.OK
@@ -117,7 +121,7 @@ def test_version(tmp_path):
     assert run.stderr == ""
 
 
-def test_unknown_flag(tmp_path):
+def test_unknown_flag(tmp_path: Path) -> None:
     (line,) = assert_error(bee_trace("--bogus", cwd=tmp_path), ExitCode.USAGE)
 
     assert "unrecognized arguments: --bogus" in line
@@ -133,7 +137,7 @@ def test_unknown_flag(tmp_path):
         ("inf", "must be 0"),
     ],
 )
-def test_bad_duration(tmp_path, value, says):
+def test_bad_duration(tmp_path: Path, value: str, says: str) -> None:
     (line,) = assert_error(bee_trace("--duration", value, cwd=tmp_path), ExitCode.USAGE)
 
     assert f"invalid duration {value!r}" in line
@@ -149,20 +153,20 @@ def test_bad_duration(tmp_path, value, says):
         ("soon", "expected a number of seconds"),
     ],
 )
-def test_bad_stats_interval(tmp_path, value, says):
+def test_bad_stats_interval(tmp_path: Path, value: str, says: str) -> None:
     run = bee_trace("--stats-interval", value, cwd=tmp_path)
 
     (line,) = assert_error(run, ExitCode.USAGE)
     assert f"invalid interval {value!r}: {says}" in line
 
 
-def test_duration_needs_a_value(tmp_path):
+def test_duration_needs_a_value(tmp_path: Path) -> None:
     (line,) = assert_error(bee_trace("--duration", cwd=tmp_path), ExitCode.USAGE)
 
     assert "--duration" in line
 
 
-def test_unknown_probe_type(tmp_path):
+def test_unknown_probe_type(tmp_path: Path) -> None:
     run = bee_trace("--probe-type", "bogus", cwd=tmp_path)
 
     (line,) = assert_error(run, ExitCode.USAGE)
@@ -170,7 +174,7 @@ def test_unknown_probe_type(tmp_path):
     assert "file_monitor" in line
 
 
-def test_unknown_format(tmp_path):
+def test_unknown_format(tmp_path: Path) -> None:
     (line,) = assert_error(bee_trace("--format", "xml", cwd=tmp_path), ExitCode.USAGE)
 
     assert "invalid choice: 'xml'" in line
@@ -188,7 +192,7 @@ sys.exit(main())
 
 
 @pytest.mark.parametrize("probe_type", [name for name in PROBE_TYPES if name != "file_monitor"])
-def test_announced_probe_type_that_is_not_available_yet(tmp_path, probe_type):
+def test_announced_probe_type_that_is_not_available_yet(tmp_path: Path, probe_type: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_PROBE, probe_type, "--probe-type", probe_type],
         capture_output=True,
@@ -210,20 +214,20 @@ def test_announced_probe_type_that_is_not_available_yet(tmp_path, probe_type):
 # policy problems stop the run before the host is looked at
 
 
-def test_missing_policy_file(tmp_path):
+def test_missing_policy_file(tmp_path: Path) -> None:
     run = bee_trace("--config", tmp_path / "absent.yml", cwd=tmp_path)
 
     (line,) = assert_error(run, ExitCode.USAGE)
     assert line == f"{tmp_path / 'absent.yml'}: cannot read policy: No such file or directory"
 
 
-def test_directory_as_policy(tmp_path):
+def test_directory_as_policy(tmp_path: Path) -> None:
     (line,) = assert_error(bee_trace("--config", tmp_path, cwd=tmp_path), ExitCode.USAGE)
 
     assert line == f"{tmp_path}: cannot read policy: Is a directory"
 
 
-def test_empty_policy(tmp_path, policy):
+def test_empty_policy(tmp_path: Path, policy: Callable[[str], Path]) -> None:
     path = policy("")
 
     (line,) = assert_error(bee_trace("--config", path, cwd=tmp_path), ExitCode.USAGE)
@@ -231,14 +235,16 @@ def test_empty_policy(tmp_path, policy):
     assert line.endswith("found an empty document")
 
 
-def test_malformed_yaml_policy(tmp_path, policy):
+def test_malformed_yaml_policy(tmp_path: Path, policy: Callable[[str], Path]) -> None:
     path = policy("files: [unclosed\n")
 
     (line,) = assert_error(bee_trace("--config", path, cwd=tmp_path), ExitCode.USAGE)
     assert line.startswith(f"{path}:2: invalid YAML")
 
 
-def test_policy_with_two_problems_gets_two_lines(tmp_path, policy):
+def test_policy_with_two_problems_gets_two_lines(
+    tmp_path: Path, policy: Callable[[str], Path]
+) -> None:
     path = policy(TWO_PROBLEMS)
 
     first, second = assert_error(bee_trace("--config", path, cwd=tmp_path), ExitCode.USAGE, lines=2)
@@ -249,7 +255,7 @@ def test_policy_with_two_problems_gets_two_lines(tmp_path, policy):
 # --check-config
 
 
-def test_check_config_on_a_valid_policy(tmp_path, policy):
+def test_check_config_on_a_valid_policy(tmp_path: Path, policy: Callable[[str], Path]) -> None:
     path = policy(VALID_POLICY)
 
     run = bee_trace("--check-config", path, cwd=tmp_path)
@@ -259,7 +265,7 @@ def test_check_config_on_a_valid_policy(tmp_path, policy):
     assert run.stderr == ""
 
 
-def test_check_config_on_an_invalid_policy(tmp_path, policy):
+def test_check_config_on_an_invalid_policy(tmp_path: Path, policy: Callable[[str], Path]) -> None:
     path = policy(TWO_PROBLEMS)
 
     run = bee_trace("--check-config", path, cwd=tmp_path)
@@ -267,7 +273,7 @@ def test_check_config_on_an_invalid_policy(tmp_path, policy):
     assert_error(run, ExitCode.USAGE, lines=2)
 
 
-def test_check_config_on_a_missing_file(tmp_path):
+def test_check_config_on_a_missing_file(tmp_path: Path) -> None:
     run = bee_trace("--check-config", tmp_path / "absent.yml", cwd=tmp_path)
 
     (line,) = assert_error(run, ExitCode.USAGE)
@@ -278,7 +284,7 @@ def test_check_config_on_a_missing_file(tmp_path):
 
 
 @pytest.mark.kernel
-def test_output_into_a_missing_directory(tmp_path):
+def test_output_into_a_missing_directory(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "events.log"
 
     run = bee_trace(
@@ -291,7 +297,7 @@ def test_output_into_a_missing_directory(tmp_path):
 
 
 @pytest.mark.kernel
-def test_a_short_run_says_ready_and_ends_with_a_summary(tmp_path):
+def test_a_short_run_says_ready_and_ends_with_a_summary(tmp_path: Path) -> None:
     events = tmp_path / "events.log"
 
     run = bee_trace(
@@ -311,8 +317,14 @@ def test_a_short_run_says_ready_and_ends_with_a_summary(tmp_path):
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_run_cleanly(tmp_path, signum):
-    argv = [BEE_TRACE, "--probe-type", "file_monitor", "--output", tmp_path / "events.log"]
+def test_a_signal_stops_the_run_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    argv: list[str | Path] = [
+        BEE_TRACE,
+        "--probe-type",
+        "file_monitor",
+        "--output",
+        tmp_path / "events.log",
+    ]
     with subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
@@ -348,7 +360,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, signum):
 
 
 @pytest.fixture
-def restore_logging():
+def restore_logging() -> Iterator[None]:
     """main() configures the bee_trace loggers; put them back for the other tests."""
     top = logging.getLogger("bee_trace")
     libbpf = logging.getLogger("bee_trace.bpf.libbpf")
@@ -369,7 +381,9 @@ in_process = pytest.mark.usefixtures("restore_logging")
 
 
 @in_process
-def test_main_check_config_valid(policy, capsys):
+def test_main_check_config_valid(
+    policy: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = policy(VALID_POLICY)
 
     assert cli.main(["--check-config", str(path)]) == ExitCode.OK
@@ -380,7 +394,9 @@ def test_main_check_config_valid(policy, capsys):
 
 
 @in_process
-def test_main_check_config_invalid(policy, capsys):
+def test_main_check_config_invalid(
+    policy: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = policy(TWO_PROBLEMS)
 
     assert cli.main(["--check-config", str(path)]) == ExitCode.USAGE
@@ -392,7 +408,9 @@ def test_main_check_config_invalid(policy, capsys):
 
 
 @in_process
-def test_main_bad_policy_stops_before_the_host_checks(tmp_path, capsys, monkeypatch):
+def test_main_bad_policy_stops_before_the_host_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cli, "_run", lambda *_: pytest.fail("the run must not start"))
 
     assert cli.main(["--config", str(tmp_path / "absent.yml")]) == ExitCode.USAGE
@@ -401,7 +419,9 @@ def test_main_bad_policy_stops_before_the_host_checks(tmp_path, capsys, monkeypa
 
 
 @in_process
-def test_main_probe_type_not_available_stops_before_the_host_checks(capsys, monkeypatch):
+def test_main_probe_type_not_available_stops_before_the_host_checks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bee_trace.host import checks  # noqa: PLC0415 - cli imports it late, on purpose
 
     monkeypatch.setattr(checks, "check_host", lambda *_: pytest.fail("host was checked"))
@@ -427,7 +447,9 @@ def test_main_probe_type_not_available_stops_before_the_host_checks(capsys, monk
         (["--help"], ExitCode.OK),
     ],
 )
-def test_main_parser_exits(argv, code, capsys):
+def test_main_parser_exits(
+    argv: list[str], code: ExitCode, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
 
@@ -448,7 +470,9 @@ def test_main_parser_exits(argv, code, capsys):
         ("DEBUG", True, logging.DEBUG, logging.DEBUG),
     ],
 )
-def test_logging_levels(monkeypatch, env, verbose, level, libbpf_level):
+def test_logging_levels(
+    monkeypatch: pytest.MonkeyPatch, env: str, *, verbose: bool, level: int, libbpf_level: int
+) -> None:
     monkeypatch.setenv("BEE_TRACE_LOG", env)
 
     cli._setup_logging(verbose=verbose)  # noqa: SLF001 - the one place levels are chosen
@@ -457,6 +481,7 @@ def test_logging_levels(monkeypatch, env, verbose, level, libbpf_level):
     assert logging.getLogger("bee_trace.bpf.libbpf").level == libbpf_level
 
 
-def test_every_exit_code_is_distinct():
+def test_every_exit_code_is_distinct() -> None:
     assert len({int(code) for code in ExitCode}) == len(ExitCode)
-    assert ExitCode.OK == 0
+    ok: int = ExitCode.OK  # as a process sees it; mypy takes the two literals for unequal
+    assert ok == 0

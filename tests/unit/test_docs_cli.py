@@ -51,14 +51,14 @@ def action_for(option: str) -> argparse.Action:
     return next(a for a in actions() if option in a.option_strings)
 
 
-def test_every_option_of_the_parser_has_a_row():
+def test_every_option_of_the_parser_has_a_row() -> None:
     table = options_table()
 
     missing = [o for a in actions() for o in a.option_strings if o not in table]
     assert not missing, f"options missing from the table in {CLI_MD.name}: {missing}"
 
 
-def test_every_flag_the_table_mentions_exists():
+def test_every_flag_the_table_mentions_exists() -> None:
     known = {o for a in actions() for o in a.option_strings}
     body = "\n".join(
         line for line in section(CLI_MD.read_text(), "Options").splitlines() if line[:1] == "|"
@@ -68,7 +68,7 @@ def test_every_flag_the_table_mentions_exists():
     assert not unknown, f"{CLI_MD.name} documents options the parser lacks: {unknown}"
 
 
-def test_every_option_string_appears_in_backticks():
+def test_every_option_string_appears_in_backticks() -> None:
     text = CLI_MD.read_text()
 
     for action in actions():
@@ -80,7 +80,7 @@ def test_every_option_string_appears_in_backticks():
     "option",
     [a.option_strings[0] for a in build_parser()._actions if a.choices],  # noqa: SLF001
 )
-def test_every_choice_is_documented_in_its_row(option):
+def test_every_choice_is_documented_in_its_row(option: str) -> None:
     row = options_table()[option]
 
     documented = set(_CODE.findall(row[1]))
@@ -97,7 +97,7 @@ def test_every_choice_is_documented_in_its_row(option):
         and a.default != argparse.SUPPRESS
     ],
 )
-def test_defaults_match(option):
+def test_defaults_match(option: str) -> None:
     default = action_for(option).default
     row = options_table()[option]
 
@@ -116,11 +116,11 @@ def test_defaults_match(option):
         if isinstance(a, argparse._StoreTrueAction)  # noqa: SLF001 - no public name for it
     ],
 )
-def test_switches_are_documented_as_off_by_default(option):
+def test_switches_are_documented_as_off_by_default(option: str) -> None:
     assert options_table()[option][2] == "off"
 
 
-def test_every_exit_code_is_documented_by_value_and_name():
+def test_every_exit_code_is_documented_by_value_and_name() -> None:
     documented: dict[int, str] = {}
     for row in table_rows(section(CLI_MD.read_text(), "Exit codes")):
         (value,) = _CODE.findall(row[0])
@@ -130,14 +130,14 @@ def test_every_exit_code_is_documented_by_value_and_name():
     assert documented == {int(code): code.name for code in ExitCode}
 
 
-def test_the_environment_variable_is_documented():
+def test_the_environment_variable_is_documented() -> None:
     body = section(CLI_MD.read_text(), "Environment")
 
     assert "`BEE_TRACE_LOG=debug`" in body
 
 
 @pytest.mark.parametrize("name", ["cli.md", "troubleshooting.md", "install.md"])
-def test_relative_links_lead_somewhere(name):
+def test_relative_links_lead_somewhere(name: str) -> None:
     text = (DOCS / name).read_text()
 
     for target in _LINK.findall(text):

@@ -54,7 +54,7 @@ def printable_ascii_or_text(escaped: str) -> bool:
     "raw",
     [b"/etc/shadow", b"/home/u/.ssh/id_rsa", "/srv/caf\u00e9/\u65e5\u672c".encode(), b"a b"],
 )
-def test_printable_utf8_passes_through(raw):
+def test_printable_utf8_passes_through(raw: bytes) -> None:
     assert escape_bytes(raw) == raw.decode()
 
 
@@ -72,11 +72,11 @@ def test_printable_utf8_passes_through(raw):
         (b"\x7f", "\\x7f"),
     ],
 )
-def test_controls_and_backslash_are_escaped(raw, expected):
+def test_controls_and_backslash_are_escaped(raw: bytes, expected: str) -> None:
     assert escape_bytes(raw) == expected
 
 
-def test_newline_cannot_forge_a_second_line():
+def test_newline_cannot_forge_a_second_line() -> None:
     forged = b"/srv/x\nEvent: File access time=2026-01-01T00:00:00.000000Z pid=1 path=/etc/shadow"
     escaped = escape_bytes(forged)
     assert "\n" not in escaped
@@ -94,7 +94,7 @@ def test_newline_cannot_forge_a_second_line():
         (b"\x9b31m", "\\x9b31m"),
     ],
 )
-def test_c1_controls_are_escaped(raw, expected):
+def test_c1_controls_are_escaped(raw: bytes, expected: str) -> None:
     assert escape_bytes(raw) == expected
 
 
@@ -109,7 +109,7 @@ def test_c1_controls_are_escaped(raw, expected):
         (b"caf\xe9", "caf\\xe9"),  # Latin-1, not UTF-8
     ],
 )
-def test_invalid_utf8_is_escaped_per_byte(raw, expected):
+def test_invalid_utf8_is_escaped_per_byte(raw: bytes, expected: str) -> None:
     assert escape_bytes(raw) == expected
 
 
@@ -117,7 +117,7 @@ def test_invalid_utf8_is_escaped_per_byte(raw, expected):
     "code_point",
     [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)],
 )
-def test_separators_and_bidi_controls_are_escaped(code_point):
+def test_separators_and_bidi_controls_are_escaped(code_point: int) -> None:
     char = chr(code_point)
     raw = f"a{char}b".encode()
     expected = "a" + "".join(f"\\x{b:02x}" for b in char.encode()) + "b"
@@ -125,20 +125,20 @@ def test_separators_and_bidi_controls_are_escaped(code_point):
 
 
 @pytest.mark.parametrize("char", ["\u00a0", "\u200b", "\u200e", "\ufeff", "\U000e0041"])
-def test_other_invisible_characters_are_escaped(char):
+def test_other_invisible_characters_are_escaped(char: str) -> None:
     escaped = escape_bytes(char.encode())
     assert escaped.startswith("\\x")
     assert unescape_text(escaped) == char.encode()
 
 
-def test_backslash_is_unambiguous():
+def test_backslash_is_unambiguous() -> None:
     assert escape_bytes(b"\\x41") != escape_bytes(b"A")
     assert escape_bytes(b"\\x1b") != escape_bytes(b"\x1b")
     assert escape_bytes(b"\\n") != escape_bytes(b"\n")
     assert escape_bytes(b"\\x1b") == "\\\\x1b"
 
 
-def test_escape_round_trips_random_bytes():
+def test_escape_round_trips_random_bytes() -> None:
     rng = random.Random(20261204)  # noqa: S311 - reproducible test data
     for _ in range(2000):
         raw = bytes(rng.randrange(256) for _ in range(rng.randrange(24)))
@@ -147,7 +147,7 @@ def test_escape_round_trips_random_bytes():
         assert unescape_text(escaped) == raw
 
 
-def test_escape_text_reads_surrogateescape_and_lone_surrogates():
+def test_escape_text_reads_surrogateescape_and_lone_surrogates() -> None:
     assert escape_text("a\udcffb") == "a\\xffb"
     assert escape_text("\ud800") == "\\xed\\xa0\\x80"
     assert escape_text("line\nbreak") == "line\\nbreak"
@@ -166,28 +166,28 @@ def test_escape_text_reads_surrogateescape_and_lone_surrogates():
         (b"a\nb c", '"a\\nb c"'),
     ],
 )
-def test_text_value_quotes_when_needed(value, expected):
+def test_text_value_quotes_when_needed(value: bytes | str, expected: str) -> None:
     assert text_value(value) == expected
 
 
-def test_quote_value_leaves_safe_values_alone():
+def test_quote_value_leaves_safe_values_alone() -> None:
     assert quote_value("/etc/passwd") == "/etc/passwd"
     assert quote_value("a b") == '"a b"'
 
 
-def test_json_str_keeps_valid_utf8():
+def test_json_str_keeps_valid_utf8() -> None:
     assert escape_json_str("/srv/caf\u00e9".encode()) == "/srv/caf\u00e9"
     assert escape_json_str(b"a\nb\x1b") == "a\nb\x1b"  # json.dumps escapes these later
 
 
-def test_json_str_marks_invalid_bytes_and_doubles_backslash():
+def test_json_str_marks_invalid_bytes_and_doubles_backslash() -> None:
     assert escape_json_str(b"caf\xe9") == "caf\\xe9"
     assert escape_json_str(b"a\\b") == "a\\\\b"
     assert escape_json_str(b"\\xe9") == "\\\\xe9"
     assert escape_json_str(b"\\xe9") != escape_json_str(b"\xe9")
 
 
-def test_json_str_round_trips_random_bytes():
+def test_json_str_round_trips_random_bytes() -> None:
     rng = random.Random(4242)  # noqa: S311 - reproducible test data
     for _ in range(2000):
         raw = bytes(rng.randrange(256) for _ in range(rng.randrange(24)))
@@ -197,7 +197,7 @@ def test_json_str_round_trips_random_bytes():
 @pytest.mark.parametrize(
     "char", ["\u2028", "\u2029", "\u202e", "\u2066", "\x7f", "\x85", "\x9b", "\u200b"]
 )
-def test_harden_json_escapes_without_changing_value(char):
+def test_harden_json_escapes_without_changing_value(char: str) -> None:
     value = f"a{char}b"
     document = harden_json(json.dumps({"v": value}, ensure_ascii=False))
     assert char not in document
@@ -205,12 +205,12 @@ def test_harden_json_escapes_without_changing_value(char):
     assert json.loads(document) == {"v": value}
 
 
-def test_harden_json_uses_surrogate_pairs_for_astral_characters():
+def test_harden_json_uses_surrogate_pairs_for_astral_characters() -> None:
     document = harden_json(json.dumps("\U000e0041", ensure_ascii=False))
     assert document == '"\\udb40\\udc41"'
     assert json.loads(document) == "\U000e0041"
 
 
-def test_harden_json_keeps_printable_text():
+def test_harden_json_keeps_printable_text() -> None:
     document = json.dumps("caf\u00e9 \u65e5\u672c \U0001f41d", ensure_ascii=False)
     assert harden_json(document) == document

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +27,9 @@ from bee_trace.host.checks import (
     parse_kernel_release,
     tracefs_mounted,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 GOOD_RELEASE = "6.18.44-fc-v1147"
 ROOT_CAPS = (1 << 41) - 1
@@ -122,12 +127,12 @@ def missing(host: Host, release: str = GOOD_RELEASE) -> list[str]:
 # everything present
 
 
-def test_a_host_meeting_every_requirement_passes(host):
+def test_a_host_meeting_every_requirement_passes(host: Host) -> None:
     passes(host)
     assert host.mounted_at == []
 
 
-def test_every_missing_requirement_gets_its_own_line(host):
+def test_every_missing_requirement_gets_its_own_line(host: Host) -> None:
     host.paths.btf.unlink()
     host.set_caps(0)
 
@@ -141,7 +146,7 @@ def test_every_missing_requirement_gets_its_own_line(host):
     assert "CAP_PERFMON" in lines[3]
 
 
-def test_lines_are_the_error_message_split_per_requirement():
+def test_lines_are_the_error_message_split_per_requirement() -> None:
     error = HostRequirementError(["one thing", "another"])
 
     assert error.lines() == ["missing requirement: one thing", "missing requirement: another"]
@@ -152,12 +157,12 @@ def test_lines_are_the_error_message_split_per_requirement():
 
 
 @pytest.mark.parametrize("release", ["5.8.0", "5.10.0-28-amd64", "6.1.0", "10.0.1", "6.18"])
-def test_kernel_at_or_above_the_floor_passes(host, release):
+def test_kernel_at_or_above_the_floor_passes(host: Host, release: str) -> None:
     passes(host, release=release)
 
 
 @pytest.mark.parametrize("release", ["5.7.19", "4.19.0-26-amd64", "3.10.0-1160.el7.x86_64"])
-def test_kernel_too_old_is_named_with_its_release(host, release):
+def test_kernel_too_old_is_named_with_its_release(host: Host, release: str) -> None:
     lines = missing(host, release=release)
 
     assert lines == [
@@ -166,14 +171,16 @@ def test_kernel_too_old_is_named_with_its_release(host, release):
 
 
 @pytest.mark.parametrize("release", ["garbage", "v6.1", "6", "six.one"])
-def test_unparsable_release_is_reported_not_raised(host, release):
+def test_unparsable_release_is_reported_not_raised(host: Host, release: str) -> None:
     lines = missing(host, release=release)
 
     assert lines == [f"missing requirement: cannot parse kernel release {release!r}"]
 
 
-def test_release_comes_from_the_running_kernel_by_default(host, monkeypatch):
-    monkeypatch.setattr(checks.platform, "release", lambda: "5.4.0")
+def test_release_comes_from_the_running_kernel_by_default(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(platform, "release", lambda: "5.4.0")
 
     lines = missing(host, release="")
 
@@ -190,11 +197,11 @@ def test_release_comes_from_the_running_kernel_by_default(host, monkeypatch):
         ("6.1", (6, 1)),
     ],
 )
-def test_parse_kernel_release(release, expected):
+def test_parse_kernel_release(release: str, expected: tuple[int, int]) -> None:
     assert parse_kernel_release(release) == expected
 
 
-def test_versions_compare_as_numbers_not_text(host):
+def test_versions_compare_as_numbers_not_text(host: Host) -> None:
     # "5.10" < "5.8" as text; as numbers it is newer
     assert parse_kernel_release("5.10.0") > checks.MIN_KERNEL
     passes(host, release="5.10.0")
@@ -203,7 +210,7 @@ def test_versions_compare_as_numbers_not_text(host):
 # BTF
 
 
-def test_missing_btf_names_the_path_and_the_kernel_option(host):
+def test_missing_btf_names_the_path_and_the_kernel_option(host: Host) -> None:
     host.paths.btf.unlink()
 
     lines = missing(host)
@@ -216,7 +223,7 @@ def test_missing_btf_names_the_path_and_the_kernel_option(host):
 # capabilities
 
 
-def test_no_capabilities_names_both(host):
+def test_no_capabilities_names_both(host: Host) -> None:
     host.set_caps(0)
 
     lines = missing(host)
@@ -226,7 +233,7 @@ def test_no_capabilities_names_both(host):
     assert lines[1].startswith("missing requirement: capability CAP_PERFMON (or CAP_SYS_ADMIN)")
 
 
-def test_only_cap_bpf_is_missing_cap_perfmon(host):
+def test_only_cap_bpf_is_missing_cap_perfmon(host: Host) -> None:
     host.set_caps(caps_of(CAP_BPF))
 
     lines = missing(host)
@@ -236,7 +243,7 @@ def test_only_cap_bpf_is_missing_cap_perfmon(host):
     assert "attach" in lines[0]
 
 
-def test_only_cap_perfmon_is_missing_cap_bpf(host):
+def test_only_cap_perfmon_is_missing_cap_bpf(host: Host) -> None:
     host.set_caps(caps_of(CAP_PERFMON))
 
     lines = missing(host)
@@ -246,19 +253,19 @@ def test_only_cap_perfmon_is_missing_cap_bpf(host):
     assert "load BPF programs" in lines[0]
 
 
-def test_cap_sys_admin_alone_is_enough(host):
+def test_cap_sys_admin_alone_is_enough(host: Host) -> None:
     host.set_caps(caps_of(CAP_SYS_ADMIN))
 
     passes(host)
 
 
-def test_cap_bpf_and_cap_perfmon_are_enough(host):
+def test_cap_bpf_and_cap_perfmon_are_enough(host: Host) -> None:
     host.set_caps(caps_of(CAP_BPF, CAP_PERFMON))
 
     passes(host)
 
 
-def test_other_capabilities_do_not_count(host):
+def test_other_capabilities_do_not_count(host: Host) -> None:
     everything_else = ROOT_CAPS & ~caps_of(CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)
     host.set_caps(everything_else)
 
@@ -275,18 +282,18 @@ def test_other_capabilities_do_not_count(host):
         (caps_of(CAP_BPF, CAP_PERFMON), 0),
     ],
 )
-def test_missing_privileges(caps, count):
+def test_missing_privileges(caps: int, count: int) -> None:
     assert len(missing_privileges(caps)) == count
 
 
-def test_effective_caps_reads_the_cap_eff_mask(tmp_path):
+def test_effective_caps_reads_the_cap_eff_mask(tmp_path: Path) -> None:
     status = tmp_path / "status"
     status.write_text(status_text(0x000001FFFFFFFFFF))
 
     assert effective_caps(status) == 0x000001FFFFFFFFFF
 
 
-def test_status_without_cap_eff_is_reported_and_counts_as_no_capabilities(host):
+def test_status_without_cap_eff_is_reported_and_counts_as_no_capabilities(host: Host) -> None:
     host.paths.proc_self_status.write_text("Name:\tpython3\nCapPrm:\t000001ffffffffff\n")
 
     lines = missing(host)
@@ -298,7 +305,7 @@ def test_status_without_cap_eff_is_reported_and_counts_as_no_capabilities(host):
     assert "CAP_PERFMON" in lines[2]
 
 
-def test_unreadable_status_is_reported(host):
+def test_unreadable_status_is_reported(host: Host) -> None:
     host.paths.proc_self_status.unlink()
 
     lines = missing(host)
@@ -310,12 +317,12 @@ def test_unreadable_status_is_reported(host):
 # tracefs
 
 
-def test_tracefs_mounted_at_the_usual_place_is_not_mounted_again(host):
+def test_tracefs_mounted_at_the_usual_place_is_not_mounted_again(host: Host) -> None:
     passes(host)
     assert host.mounted_at == []
 
 
-def test_tracefs_under_debugfs_is_enough(host):
+def test_tracefs_under_debugfs_is_enough(host: Host) -> None:
     host.set_mounts(
         MOUNTS_WITHOUT_TRACEFS
         + "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n"
@@ -326,21 +333,21 @@ def test_tracefs_under_debugfs_is_enough(host):
     assert host.mounted_at == []
 
 
-def test_tracefs_somewhere_else_does_not_count(host):
+def test_tracefs_somewhere_else_does_not_count(host: Host) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS + "tracefs /mnt/trace tracefs rw,relatime 0 0\n")
 
     passes(host)
     assert host.mounted_at == [host.paths.tracefs]
 
 
-def test_another_filesystem_at_the_tracefs_place_does_not_count(host):
+def test_another_filesystem_at_the_tracefs_place_does_not_count(host: Host) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS + f"none {host.paths.tracefs} tmpfs rw 0 0\n")
 
     passes(host)
     assert host.mounted_at == [host.paths.tracefs]
 
 
-def test_absent_tracefs_is_mounted(host, caplog):
+def test_absent_tracefs_is_mounted(host: Host, caplog: pytest.LogCaptureFixture) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS)
 
     with caplog.at_level(logging.INFO, logger="bee_trace.host.checks"):
@@ -350,7 +357,7 @@ def test_absent_tracefs_is_mounted(host, caplog):
     assert f"mounted tracefs at {host.paths.tracefs}" in caplog.messages
 
 
-def test_tracefs_that_cannot_be_mounted_names_errno_and_the_command(host):
+def test_tracefs_that_cannot_be_mounted_names_errno_and_the_command(host: Host) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS)
     host.mount_error = OSError(errno.EPERM, os.strerror(errno.EPERM), str(host.paths.tracefs))
 
@@ -365,7 +372,7 @@ def test_tracefs_that_cannot_be_mounted_names_errno_and_the_command(host):
     assert host.mounted_at == [host.paths.tracefs]
 
 
-def test_tracefs_is_not_tried_without_the_privileges_to_attach(host):
+def test_tracefs_is_not_tried_without_the_privileges_to_attach(host: Host) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS)
     host.set_caps(caps_of(CAP_BPF))
 
@@ -376,7 +383,7 @@ def test_tracefs_is_not_tried_without_the_privileges_to_attach(host):
     assert host.mounted_at == []
 
 
-def test_tracefs_mount_failure_skips_the_tracepoint_check(host):
+def test_tracefs_mount_failure_skips_the_tracepoint_check(host: Host) -> None:
     host.set_mounts(MOUNTS_WITHOUT_TRACEFS)
     host.mount_error = OSError(errno.EPERM, os.strerror(errno.EPERM), str(host.paths.tracefs))
     (host.paths.tracefs / checks.PROBE_TRACEPOINT).unlink()
@@ -390,7 +397,7 @@ def test_tracefs_mount_failure_skips_the_tracepoint_check(host):
 # syscall tracepoints
 
 
-def test_missing_syscall_tracepoints_name_the_kernel_option(host):
+def test_missing_syscall_tracepoints_name_the_kernel_option(host: Host) -> None:
     tracepoint_id = host.paths.tracefs / checks.PROBE_TRACEPOINT
     tracepoint_id.unlink()
 
@@ -403,7 +410,7 @@ def test_missing_syscall_tracepoints_name_the_kernel_option(host):
     assert lines == [expected]
 
 
-def test_syscall_tracepoints_under_debugfs_are_enough(host):
+def test_syscall_tracepoints_under_debugfs_are_enough(host: Host) -> None:
     (host.paths.tracefs / checks.PROBE_TRACEPOINT).unlink()
     fallback = host.paths.debugfs_tracing / checks.PROBE_TRACEPOINT
     fallback.parent.mkdir(parents=True)
@@ -412,11 +419,13 @@ def test_syscall_tracepoints_under_debugfs_are_enough(host):
     passes(host)
 
 
-def test_unreadable_tracepoint_ids_say_who_may_read_them(host, monkeypatch):
+def test_unreadable_tracepoint_ids_say_who_may_read_them(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tracepoint_id = host.paths.tracefs / checks.PROBE_TRACEPOINT
-    real_open = Path.open
+    real_open: Callable[..., object] = Path.open
 
-    def open_as_non_root(self: Path, *args: object, **kwargs: object):
+    def open_as_non_root(self: Path, *args: object, **kwargs: object) -> object:
         # root reads any file, so the refusal is simulated for this one path
         if self == tracepoint_id:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
@@ -431,7 +440,7 @@ def test_unreadable_tracepoint_ids_say_who_may_read_them(host, monkeypatch):
     assert "CAP_DAC_OVERRIDE" in lines[0]
 
 
-def test_tracefs_mounted_finds_the_mount_point(tmp_path):
+def test_tracefs_mounted_finds_the_mount_point(tmp_path: Path) -> None:
     mounts = tmp_path / "mounts"
     mounts.write_text(MOUNTS_WITHOUT_TRACEFS + "tracefs /sys/kernel/tracing tracefs rw 0 0\n")
 
@@ -440,7 +449,7 @@ def test_tracefs_mounted_finds_the_mount_point(tmp_path):
     assert tracefs_mounted(mounts, [DEBUGFS_TRACING_DIR]) is None
 
 
-def test_mount_tracefs_raises_oserror_with_errno(tmp_path):
+def test_mount_tracefs_raises_oserror_with_errno(tmp_path: Path) -> None:
     # a mount point that does not exist: the call fails before anything is mounted
     target = tmp_path / "absent" / "tracing"
 

@@ -9,6 +9,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import jsonschema
 import pytest
@@ -30,7 +31,30 @@ O_CLOEXEC = 0o2000000
 WHEN = datetime(2026, 12, 4, 15, 30, 1, 123456, tzinfo=UTC)
 
 
-def make_event(**changes) -> FileAccessEvent:
+class ProcessChanges(TypedDict, total=False):
+    pid: int
+    tid: int
+    ppid: int
+    uid: int
+    comm: bytes
+
+
+class FileFields(TypedDict, total=False):
+    timestamp: datetime
+    process: ProcessInfo
+    syscall: str
+    path: bytes
+    flags: int
+    result: int
+    resolved: bool
+    rule: str
+
+
+class FileChanges(ProcessChanges, FileFields, total=False):
+    """What make_event may change: a field of the event or of its process."""
+
+
+def make_event(**changes: Unpack[FileChanges]) -> FileAccessEvent:
     process = ProcessInfo(
         pid=changes.pop("pid", 1234),
         tid=changes.pop("tid", 1234),
@@ -38,7 +62,7 @@ def make_event(**changes) -> FileAccessEvent:
         uid=changes.pop("uid", 1000),
         comm=changes.pop("comm", b"cat"),
     )
-    fields = {
+    fields: FileFields = {
         "timestamp": WHEN,
         "process": process,
         "syscall": "openat",
@@ -86,7 +110,7 @@ def validator() -> jsonschema.Draft202012Validator:
         (0o20200000, "O_TMPFILE"),
     ],
 )
-def test_each_flag_has_its_name(flags, name):
+def test_each_flag_has_its_name(flags: int, name: str) -> None:
     assert flag_name_list(flags) == ["O_RDONLY", name]
     assert flag_names(flags | 2) == f"O_RDWR|{name}"
 
@@ -110,7 +134,7 @@ def test_each_flag_has_its_name(flags, name):
         (0o10000000 | 0o400000 | 0o2000000, "O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH"),
     ],
 )
-def test_flag_combinations(flags, expected):
+def test_flag_combinations(flags: int, expected: str) -> None:
     assert flag_names(flags) == expected
 
 
@@ -131,15 +155,15 @@ def test_flag_combinations(flags, expected):
         (-4095, "E4095"),
     ],
 )
-def test_result_names(result, expected):
+def test_result_names(result: int, expected: str) -> None:
     assert result_name(result) == expected
 
 
-def test_errno_name_of_unknown_number():
+def test_errno_name_of_unknown_number() -> None:
     assert errno_name(999) == "E999"
 
 
-def test_timestamp_is_utc_with_microseconds():
+def test_timestamp_is_utc_with_microseconds() -> None:
     assert format_timestamp(WHEN) == "2026-12-04T15:30:01.123456Z"
     plus_two = WHEN.astimezone(timezone(timedelta(hours=2)))
     assert format_timestamp(plus_two) == "2026-12-04T15:30:01.123456Z"
@@ -149,7 +173,7 @@ def test_timestamp_is_utc_with_microseconds():
 # -- text --------------------------------------------------------------------------------
 
 
-def test_text_line_golden():
+def test_text_line_golden() -> None:
     assert text.format_event(make_event()) == (
         "Event: File access time=2026-12-04T15:30:01.123456Z pid=1234 tid=1234 ppid=1 "
         "uid=1000 comm=cat syscall=openat path=/home/u/.ssh/id_rsa flags=O_RDONLY|O_CLOEXEC "
@@ -157,13 +181,13 @@ def test_text_line_golden():
     )
 
 
-def test_text_line_failed_unresolved_open():
+def test_text_line_failed_unresolved_open() -> None:
     event = make_event(result=-errno.ENOENT, resolved=False, path=b"missing/id_rsa", flags=0)
     line = text.format_event(event)
     assert " path=missing/id_rsa resolved=false flags=O_RDONLY result=ENOENT rule=id_rsa" in line
 
 
-def test_text_line_quotes_and_escapes_fields():
+def test_text_line_quotes_and_escapes_fields() -> None:
     event = make_event(
         comm=b"my tool",
         path=b'/srv/a=b "c"\n\x1b[2J\xff',
@@ -175,7 +199,7 @@ def test_text_line_quotes_and_escapes_fields():
     assert 'rule="*.key files"' in line
 
 
-def test_text_line_cannot_be_forged():
+def test_text_line_cannot_be_forged() -> None:
     forged = make_event(
         path=b"/x\nEvent: File access time=2026-12-04T15:30:01.123456Z pid=1 path=/etc/shadow",
         comm=b"\r\x1b[1A",
@@ -191,7 +215,7 @@ def test_text_line_cannot_be_forged():
 # -- JSON --------------------------------------------------------------------------------
 
 
-def test_json_line_golden(validator):
+def test_json_line_golden(validator: jsonschema.Draft202012Validator) -> None:
     line = jsonl.format_event(make_event())
     assert line == (
         '{"type":"file_access","category":"File access",'
@@ -203,7 +227,7 @@ def test_json_line_golden(validator):
     validator.validate(json.loads(line))
 
 
-def test_json_failed_open(validator):
+def test_json_failed_open(validator: jsonschema.Draft202012Validator) -> None:
     record = json.loads(jsonl.format_event(make_event(result=-errno.EACCES, resolved=False)))
     assert record["result"] == -errno.EACCES
     assert record["result_name"] == "EACCES"
@@ -211,7 +235,7 @@ def test_json_failed_open(validator):
     validator.validate(record)
 
 
-def test_json_non_utf8_and_control_characters(validator):
+def test_json_non_utf8_and_control_characters(validator: jsonschema.Draft202012Validator) -> None:
     path = b"/srv/\xff\xfe\n\x1b[31m\\x\xc2\x9b\xe2\x80\xa8\xe2\x80\xae.key"
     line = jsonl.format_event(make_event(path=path, comm=b"ev\til\x00"))
     assert len(line.splitlines()) == 1
@@ -224,13 +248,15 @@ def test_json_non_utf8_and_control_characters(validator):
     assert record["comm"] == "ev\til\x00"
 
 
-def test_json_text_fields_with_lone_surrogates_stay_encodable(validator):
+def test_json_text_fields_with_lone_surrogates_stay_encodable(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
     line = jsonl.format_event(make_event(rule="bad\udcffrule"))
     line.encode("utf-8")
     validator.validate(json.loads(line))
 
 
-def test_every_flag_combination_validates(validator):
+def test_every_flag_combination_validates(validator: jsonschema.Draft202012Validator) -> None:
     for flags in (0, 1, 2, 3, 0o20200000, 0o4010000, 1 << 40):
         validator.validate(json.loads(jsonl.format_event(make_event(flags=flags))))
 
@@ -239,17 +265,20 @@ def test_every_flag_combination_validates(validator):
 
 
 def good_record() -> dict[str, object]:
-    return json.loads(jsonl.format_event(make_event()))
+    record: dict[str, object] = json.loads(jsonl.format_event(make_event()))
+    return record
 
 
-def test_schema_rejects_extra_field(validator):
+def test_schema_rejects_extra_field(validator: jsonschema.Draft202012Validator) -> None:
     record = good_record()
     record["extra"] = 1
     assert not validator.is_valid(record)
 
 
 @pytest.mark.parametrize("field", list(good_record()))
-def test_schema_rejects_missing_field(validator, field):
+def test_schema_rejects_missing_field(
+    validator: jsonschema.Draft202012Validator, field: str
+) -> None:
     record = good_record()
     del record[field]
     assert not validator.is_valid(record)
@@ -273,13 +302,15 @@ def test_schema_rejects_missing_field(validator, field):
         ("comm", None),
     ],
 )
-def test_schema_rejects_bad_values(validator, field, value):
+def test_schema_rejects_bad_values(
+    validator: jsonschema.Draft202012Validator, field: str, value: object
+) -> None:
     record = good_record()
     record[field] = value
     assert not validator.is_valid(record)
 
 
-def test_schema_requires_errno_name_on_failure(validator):
+def test_schema_requires_errno_name_on_failure(validator: jsonschema.Draft202012Validator) -> None:
     record = json.loads(jsonl.format_event(make_event(result=-2)))
     record["result_name"] = None
     assert not validator.is_valid(record)
@@ -289,7 +320,7 @@ def test_schema_requires_errno_name_on_failure(validator):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_output_to_file_appends_lines(tmp_path, fmt):
+def test_output_to_file_appends_lines(tmp_path: Path, fmt: str) -> None:
     target = tmp_path / "events.log"
     target.write_bytes(b"earlier\n")
     output = open_output(fmt, target)
@@ -305,7 +336,7 @@ def test_output_to_file_appends_lines(tmp_path, fmt):
     assert "caf\u00e9" in lines[2]
 
 
-def test_output_to_new_file(tmp_path):
+def test_output_to_new_file(tmp_path: Path) -> None:
     target = tmp_path / "new.jsonl"
     with_output = open_output("json", target)
     with_output.write(make_event())
@@ -313,7 +344,7 @@ def test_output_to_new_file(tmp_path):
     assert target.read_text(encoding="utf-8").count("\n") == 1
 
 
-def test_open_under_missing_directory_fails(tmp_path):
+def test_open_under_missing_directory_fails(tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "dir" / "events.log"
     with pytest.raises(OutputError) as info:
         open_output("text", target)
@@ -321,18 +352,18 @@ def test_open_under_missing_directory_fails(tmp_path):
     assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
-def test_open_a_directory_fails(tmp_path):
+def test_open_a_directory_fails(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="Is a directory"):
         open_output("json", tmp_path)
 
 
-def test_unknown_format_is_a_usage_error():
+def test_unknown_format_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown output format 'xml'"):
         open_output("xml", None)
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_full_device_raises_output_error():
+def test_full_device_raises_output_error() -> None:
     output = open_output("text", Path("/dev/full"))
     with pytest.raises(OutputError) as info:
         output.write(make_event())
@@ -341,7 +372,7 @@ def test_full_device_raises_output_error():
         output.close()
 
 
-def test_stdout_is_not_closed(capsysbinary):
+def test_stdout_is_not_closed(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     output = open_output("json", None)
     output.write(make_event())
     output.flush()
@@ -354,14 +385,14 @@ def test_stdout_is_not_closed(capsysbinary):
     assert out.endswith(b"still open\n")
 
 
-def test_stdout_bytes_are_utf8_in_any_locale(capsysbinary):
+def test_stdout_bytes_are_utf8_in_any_locale(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     output = open_output("text", None)
     output.write(make_event(path="/srv/\u65e5\u672c".encode()))
     output.close()
     assert "path=/srv/\u65e5\u672c ".encode() in capsysbinary.readouterr().out
 
 
-def test_stdout_without_byte_layer(monkeypatch):
+def test_stdout_without_byte_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     replaced = io.StringIO()
     monkeypatch.setattr(sys, "stdout", replaced)
     output = open_output("text", None)
@@ -389,7 +420,9 @@ class FailingStream:
         self.closed = True
 
 
-def test_broken_pipe_raises_output_error_and_silences_stdout(monkeypatch):
+def test_broken_pipe_raises_output_error_and_silences_stdout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     silenced = []
     monkeypatch.setattr(outputs_pkg, "_silence_stdout", lambda: silenced.append(True))
     pipe_error = BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
@@ -401,7 +434,7 @@ def test_broken_pipe_raises_output_error_and_silences_stdout(monkeypatch):
     assert silenced == [True]
 
 
-def test_disk_full_raises_output_error(monkeypatch):
+def test_disk_full_raises_output_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outputs_pkg, "_silence_stdout", pytest.fail)
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     stream = FailingStream(full)
@@ -414,7 +447,7 @@ def test_disk_full_raises_output_error(monkeypatch):
     assert stream.closed
 
 
-def test_write_after_close_is_a_bug(tmp_path):
+def test_write_after_close_is_a_bug(tmp_path: Path) -> None:
     output = open_output("text", tmp_path / "x.log")
     output.close()
     with pytest.raises(ValueError, match="closed"):
@@ -424,14 +457,14 @@ def test_write_after_close_is_a_bug(tmp_path):
 # -- summary -----------------------------------------------------------------------------
 
 
-def test_summary_without_drops():
+def test_summary_without_drops() -> None:
     summary = RunSummary(duration_s=15.0, probes=(ProbeStats("file_monitor", 12, 0),))
     assert format_summary(summary) == [
         "summary: ran 15.0s; file_monitor: 12 events, 0 dropped; total: 12 events, 0 dropped"
     ]
 
 
-def test_summary_with_drops_says_so_plainly():
+def test_summary_with_drops_says_so_plainly() -> None:
     summary = RunSummary(
         duration_s=3.25,
         probes=(ProbeStats("file_monitor", 1, 5), ProbeStats("network_monitor", 7, 0)),
@@ -445,7 +478,7 @@ def test_summary_with_drops_says_so_plainly():
     ]
 
 
-def test_summary_with_one_drop_and_no_probes():
+def test_summary_with_one_drop_and_no_probes() -> None:
     one = RunSummary(duration_s=1, probes=(ProbeStats("file_monitor", 0, 1),))
     assert format_summary(one)[1] == (
         "warning: 1 event dropped (file_monitor: 1); the event log is incomplete"
@@ -454,7 +487,7 @@ def test_summary_with_one_drop_and_no_probes():
     assert format_summary(empty) == ["summary: ran 0.0s; total: 0 events, 0 dropped"]
 
 
-def test_progress_line():
+def test_progress_line() -> None:
     assert format_progress([ProbeStats("file_monitor", 12, 0)]) == (
         "stats: file_monitor: 12 events, 0 dropped"
     )
@@ -467,7 +500,7 @@ def test_progress_line():
     assert format_progress([]) == "stats: no probes"
 
 
-def test_a_cut_off_last_line_is_not_glued_to_the_next_event(tmp_path):
+def test_a_cut_off_last_line_is_not_glued_to_the_next_event(tmp_path: Path) -> None:
     target = tmp_path / "events.jsonl"
     target.write_bytes(b'{"type":"file_acc')  # an earlier run hit a full disk here
     output = open_output("json", target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import jsonschema
 import pytest
@@ -16,8 +17,20 @@ WHEN = datetime(2026, 12, 4, 15, 30, 1, 123456, tzinfo=UTC)
 PROCESS = ProcessInfo(pid=3001, tid=3001, ppid=900, uid=1000, comm=b"gdb")
 
 
-def make_event(**changes) -> MemoryAccessEvent:
-    fields = {
+class MemoryFields(TypedDict, total=False):
+    timestamp: datetime
+    process: ProcessInfo
+    operation: str
+    request: str | None
+    access: str
+    target_pid: int
+    target_comm: bytes
+    result: int
+    action: str
+
+
+def make_event(**changes: Unpack[MemoryFields]) -> MemoryAccessEvent:
+    fields: MemoryFields = {
         "timestamp": WHEN,
         "process": PROCESS,
         "operation": "ptrace",
@@ -42,13 +55,14 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def record_of(event: MemoryAccessEvent) -> dict[str, object]:
-    return json.loads(jsonl.format_event(event))
+    record: dict[str, object] = json.loads(jsonl.format_event(event))
+    return record
 
 
 # -- text --------------------------------------------------------------------------------
 
 
-def test_text_line_golden():
+def test_text_line_golden() -> None:
     assert text.format_event(make_event()) == (
         "Event: Memory access time=2026-12-04T15:30:01.123456Z pid=3001 tid=3001 ppid=900 "
         "uid=1000 comm=gdb operation=ptrace request=PTRACE_PEEKDATA access=read "
@@ -56,7 +70,7 @@ def test_text_line_golden():
     )
 
 
-def test_text_line_without_request_golden():
+def test_text_line_without_request_golden() -> None:
     event = make_event(
         operation="process_vm_writev",
         request=None,
@@ -75,12 +89,12 @@ def test_text_line_without_request_golden():
     ("result", "name"),
     [(0, "0"), (8, "8"), (-errno.EPERM, "EPERM"), (-errno.ESRCH, "ESRCH")],
 )
-def test_text_result(result, name):
+def test_text_result(result: int, name: str) -> None:
     assert f" result={name} action=" in text.format_event(make_event(result=result))
 
 
 @pytest.mark.parametrize("field", ["comm", "target_comm"])
-def test_text_hostile_names_stay_one_line(field):
+def test_text_hostile_names_stay_one_line(field: str) -> None:
     hostile = b"s\nEvent: Memory access pid=1\x1b]0;x\x07 \xff"
     if field == "comm":
         event = make_event(process=ProcessInfo(pid=1, tid=1, ppid=0, uid=0, comm=hostile))
@@ -94,14 +108,14 @@ def test_text_hostile_names_stay_one_line(field):
     assert line.count("Event:") == 2  # the forged one stays inside the value
 
 
-def test_text_empty_target_comm_is_quoted():
+def test_text_empty_target_comm_is_quoted() -> None:
     assert ' target_comm="" ' in text.format_event(make_event(target_comm=b""))
 
 
 # -- JSON --------------------------------------------------------------------------------
 
 
-def test_json_line_golden(validator):
+def test_json_line_golden(validator: jsonschema.Draft202012Validator) -> None:
     line = jsonl.format_event(make_event())
     assert line == (
         '{"type":"memory_access","category":"Memory access",'
@@ -125,17 +139,21 @@ def test_json_line_golden(validator):
         make_event(operation="proc_mem", request=None, result=-errno.EACCES),
     ],
 )
-def test_json_variants_validate(validator, event):
+def test_json_variants_validate(
+    validator: jsonschema.Draft202012Validator, event: MemoryAccessEvent
+) -> None:
     validator.validate(record_of(event))
 
 
-def test_json_failure_names_the_errno(validator):
+def test_json_failure_names_the_errno(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event(result=-errno.ESRCH))
     assert record["result_name"] == "ESRCH"
     validator.validate(record)
 
 
-def test_json_hostile_target_comm_stays_one_line(validator):
+def test_json_hostile_target_comm_stays_one_line(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
     hostile = b"t\nx\x1b[2J\\\xc2\x85\xe2\x80\xa8\xfe"
     line = jsonl.format_event(make_event(target_comm=hostile, request=None, operation="proc_mem"))
     assert len(line.splitlines()) == 1
@@ -150,14 +168,16 @@ def test_json_hostile_target_comm_stays_one_line(validator):
 # -- the schema --------------------------------------------------------------------------
 
 
-def test_schema_rejects_extra_field(validator):
+def test_schema_rejects_extra_field(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event())
     record["extra"] = 1
     assert not validator.is_valid(record)
 
 
 @pytest.mark.parametrize("field", list(record_of(make_event())))
-def test_schema_rejects_missing_field(validator, field):
+def test_schema_rejects_missing_field(
+    validator: jsonschema.Draft202012Validator, field: str
+) -> None:
     record = record_of(make_event())
     del record[field]
     assert not validator.is_valid(record)
@@ -182,20 +202,22 @@ def test_schema_rejects_missing_field(validator, field):
         ("action", "blocked"),
     ],
 )
-def test_schema_rejects_bad_values(validator, field, value):
+def test_schema_rejects_bad_values(
+    validator: jsonschema.Draft202012Validator, field: str, value: object
+) -> None:
     record = record_of(make_event())
     record[field] = value
     assert not validator.is_valid(record)
 
 
-def test_schema_rejects_request_without_ptrace(validator):
+def test_schema_rejects_request_without_ptrace(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event(operation="process_vm_readv", request=None))
     assert validator.is_valid(record)
     record["request"] = "PTRACE_PEEKDATA"
     assert not validator.is_valid(record)
 
 
-def test_schema_requires_errno_name_on_failure(validator):
+def test_schema_requires_errno_name_on_failure(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event(result=-errno.EPERM))
     record["result_name"] = None
     assert not validator.is_valid(record)

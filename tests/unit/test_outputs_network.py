@@ -6,6 +6,7 @@ import errno
 import json
 import typing
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack, cast
 
 import jsonschema
 import pytest
@@ -23,8 +24,23 @@ WHEN = datetime(2026, 12, 4, 15, 30, 1, 123456, tzinfo=UTC)
 PROCESS = ProcessInfo(pid=2001, tid=2002, ppid=1, uid=1000, comm=b"curl")
 
 
-def make_event(**changes) -> NetworkConnectionEvent:
-    fields = {
+class NetworkFields(TypedDict, total=False):
+    timestamp: datetime
+    process: ProcessInfo
+    syscall: str
+    family: str
+    protocol: str
+    daddr: str
+    dport: int
+    result: int
+    count: int
+    blocked: bool
+    rule: str | None
+    action: str
+
+
+def make_event(**changes: Unpack[NetworkFields]) -> NetworkConnectionEvent:
+    fields: NetworkFields = {
         "timestamp": WHEN,
         "process": PROCESS,
         "syscall": "connect",
@@ -42,8 +58,8 @@ def make_event(**changes) -> NetworkConnectionEvent:
     return NetworkConnectionEvent(**fields)
 
 
-def make_denied(**changes) -> NetworkConnectionEvent:
-    fields = {
+def make_denied(**changes: Unpack[NetworkFields]) -> NetworkConnectionEvent:
+    fields: NetworkFields = {
         "daddr": "127.77.0.9",
         "result": -errno.EPERM,
         "blocked": True,
@@ -64,13 +80,14 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def record_of(event: NetworkConnectionEvent) -> dict[str, object]:
-    return json.loads(jsonl.format_event(event))
+    record: dict[str, object] = json.loads(jsonl.format_event(event))
+    return record
 
 
 # -- text --------------------------------------------------------------------------------
 
 
-def test_text_line_golden():
+def test_text_line_golden() -> None:
     assert text.format_event(make_event()) == (
         "Event: Network connection time=2026-12-04T15:30:01.123456Z pid=2001 tid=2002 ppid=1 "
         "uid=1000 comm=curl syscall=connect family=AF_INET protocol=tcp daddr=127.0.0.1 "
@@ -78,7 +95,7 @@ def test_text_line_golden():
     )
 
 
-def test_text_line_denied_golden():
+def test_text_line_denied_golden() -> None:
     assert text.format_event(make_denied()) == (
         "Event: Network connection time=2026-12-04T15:30:01.123456Z pid=2001 tid=2002 ppid=1 "
         "uid=1000 comm=curl syscall=connect family=AF_INET protocol=tcp daddr=127.77.0.9 "
@@ -86,7 +103,7 @@ def test_text_line_denied_golden():
     )
 
 
-def test_text_line_udp_over_ipv6_golden():
+def test_text_line_udp_over_ipv6_golden() -> None:
     event = make_event(
         syscall="sendto",
         family="AF_INET6",
@@ -112,11 +129,11 @@ def test_text_line_udp_over_ipv6_golden():
         (-errno.ENETUNREACH, "ENETUNREACH"),
     ],
 )
-def test_text_result(result, name):
+def test_text_result(result: int, name: str) -> None:
     assert f" result={name} count=1 " in text.format_event(make_event(result=result))
 
 
-def test_text_blocked_but_allowed_names_the_rule():
+def test_text_blocked_but_allowed_names_the_rule() -> None:
     # monitored, not enforced: the destination matched but the connection went ahead
     event = make_denied(result=0, action="allowed")
     assert " result=0 count=1 blocked=true rule=127.77.0.0/16 action=allowed" in (
@@ -124,7 +141,7 @@ def test_text_blocked_but_allowed_names_the_rule():
     )
 
 
-def test_text_hostile_comm_stays_one_line():
+def test_text_hostile_comm_stays_one_line() -> None:
     event = make_event(
         process=ProcessInfo(pid=1, tid=1, ppid=0, uid=0, comm=b"c\nEvent: x\x1b[2J \xff")
     )
@@ -134,7 +151,7 @@ def test_text_hostile_comm_stays_one_line():
     assert ' comm="c\\nEvent: x\\x1b[2J \\xff" syscall=connect ' in line
 
 
-def test_text_rule_is_escaped_and_quoted():
+def test_text_rule_is_escaped_and_quoted() -> None:
     line = text.format_event(make_denied(rule="10.0.0.0/8 # lab\n"))
     assert ' rule="10.0.0.0/8 # lab\\n" action=denied' in line
 
@@ -142,7 +159,7 @@ def test_text_rule_is_escaped_and_quoted():
 # -- JSON --------------------------------------------------------------------------------
 
 
-def test_json_line_golden(validator):
+def test_json_line_golden(validator: jsonschema.Draft202012Validator) -> None:
     line = jsonl.format_event(make_event())
     assert line == (
         '{"type":"network_connection","category":"Network connection",'
@@ -154,7 +171,7 @@ def test_json_line_golden(validator):
     validator.validate(json.loads(line))
 
 
-def test_json_denied(validator):
+def test_json_denied(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_denied())
     assert record["result"] == -errno.EPERM
     assert record["result_name"] == "EPERM"
@@ -176,11 +193,13 @@ def test_json_denied(validator):
         make_denied(action="allowed", result=0),
     ],
 )
-def test_json_variants_validate(validator, event):
+def test_json_variants_validate(
+    validator: jsonschema.Draft202012Validator, event: NetworkConnectionEvent
+) -> None:
     validator.validate(record_of(event))
 
 
-def test_json_hostile_comm_stays_one_line(validator):
+def test_json_hostile_comm_stays_one_line(validator: jsonschema.Draft202012Validator) -> None:
     comm = b"c\nx\x1b[2J\xc2\x9b\xe2\x80\xae\xff"
     event = make_event(process=ProcessInfo(pid=1, tid=1, ppid=0, uid=0, comm=comm))
     line = jsonl.format_event(event)
@@ -195,14 +214,16 @@ def test_json_hostile_comm_stays_one_line(validator):
 # -- the schema --------------------------------------------------------------------------
 
 
-def test_schema_rejects_extra_field(validator):
+def test_schema_rejects_extra_field(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event())
     record["extra"] = 1
     assert not validator.is_valid(record)
 
 
 @pytest.mark.parametrize("field", list(record_of(make_event())))
-def test_schema_rejects_missing_field(validator, field):
+def test_schema_rejects_missing_field(
+    validator: jsonschema.Draft202012Validator, field: str
+) -> None:
     record = record_of(make_event())
     del record[field]
     assert not validator.is_valid(record)
@@ -237,7 +258,9 @@ def test_schema_rejects_missing_field(validator, field):
         ("action", "killed"),
     ],
 )
-def test_schema_rejects_bad_values(validator, field, value):
+def test_schema_rejects_bad_values(
+    validator: jsonschema.Draft202012Validator, field: str, value: object
+) -> None:
     record = record_of(make_event())
     record[field] = value
     assert not validator.is_valid(record)
@@ -247,25 +270,25 @@ def test_schema_rejects_bad_values(validator, field, value):
     "daddr",
     ["127.0.0.1", "2001:DB8::1", "fe80::1%eth0", "2001:db8::g", "1:2:3:4:5:6:7:8:9"],
 )
-def test_schema_rejects_bad_ipv6(validator, daddr):
+def test_schema_rejects_bad_ipv6(validator: jsonschema.Draft202012Validator, daddr: str) -> None:
     record = record_of(make_event(family="AF_INET6", daddr="::1"))
     record["daddr"] = daddr
     assert not validator.is_valid(record)
 
 
-def test_schema_requires_errno_name_on_failure(validator):
+def test_schema_requires_errno_name_on_failure(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_event(result=-errno.ECONNREFUSED))
     record["result_name"] = None
     assert not validator.is_valid(record)
 
 
-def test_schema_requires_rule_when_blocked(validator):
+def test_schema_requires_rule_when_blocked(validator: jsonschema.Draft202012Validator) -> None:
     record = record_of(make_denied())
     record["rule"] = None
     assert not validator.is_valid(record)
 
 
-def test_schema_requires_count_one_for_connect(validator):
+def test_schema_requires_count_one_for_connect(validator: jsonschema.Draft202012Validator) -> None:
     assert validator.is_valid(record_of(make_event(syscall="sendto", protocol="udp", count=5)))
     assert not validator.is_valid(record_of(make_event(count=5)))
 
@@ -276,8 +299,10 @@ def test_schema_requires_count_one_for_connect(validator):
 EVENT_TYPES = typing.get_args(Event)
 
 
-def test_every_event_type_renders_in_both_formats(validator):
-    samples: dict[type, object] = {
+def test_every_event_type_renders_in_both_formats(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    samples: dict[type[Event], Event] = {
         FileAccessEvent: FileAccessEvent(
             timestamp=WHEN,
             process=PROCESS,
@@ -310,7 +335,7 @@ def test_every_event_type_renders_in_both_formats(validator):
         validator.validate(record)
 
 
-def test_schema_has_one_definition_per_event_type():
+def test_schema_has_one_definition_per_event_type() -> None:
     schema = jsonl.load_schema()
     refs = {entry["$ref"] for entry in schema["oneOf"]}
     assert refs == {f"#/$defs/{event_type.type}" for event_type in EVENT_TYPES}
@@ -320,8 +345,9 @@ def test_schema_has_one_definition_per_event_type():
         assert properties["category"] == {"const": event_type.category}
 
 
-def test_an_unknown_event_type_is_a_bug():
+def test_an_unknown_event_type_is_a_bug() -> None:
+    not_an_event = cast("Event", object())  # what the type checker would refuse to pass
     with pytest.raises(TypeError, match="no text rendering for object"):
-        text.format_event(object())
+        text.format_event(not_an_event)
     with pytest.raises(TypeError, match="no JSON rendering for object"):
-        jsonl.format_event(object())
+        jsonl.format_event(not_an_event)

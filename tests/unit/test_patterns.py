@@ -55,27 +55,27 @@ def kernel_accepts(key: FilterKey, path: bytes) -> bool:
         ("/srv/**/.env", "glob"),
     ],
 )
-def test_kind(raw, kind):
+def test_kind(raw: str, kind: str) -> None:
     assert validate_pattern(raw) == kind
     assert pattern(raw).kind == kind
 
 
-def test_kind_must_agree_with_the_pattern():
+def test_kind_must_agree_with_the_pattern() -> None:
     with pytest.raises(ValueError, match="is of kind 'name', not 'path'"):
         WatchPattern("id_rsa", "path", 1)
 
 
-def test_invalid_pattern_cannot_be_built():
+def test_invalid_pattern_cannot_be_built() -> None:
     with pytest.raises(InvalidPatternError, match="absolute path or a bare file name"):
         WatchPattern("a/b", "path", 1)
 
 
-def test_pattern_that_is_not_encodable():
+def test_pattern_that_is_not_encodable() -> None:
     with pytest.raises(InvalidPatternError, match="encodable as a file name"):
         validate_pattern("bad\ud800name")
 
 
-def test_equal_patterns_compare_and_hash_equal():
+def test_equal_patterns_compare_and_hash_equal() -> None:
     assert pattern("*.pem") == pattern("*.pem")
     assert len({pattern("*.pem"), pattern("*.pem")}) == 1
     assert "_regex" not in repr(pattern("*.pem"))
@@ -160,7 +160,7 @@ def test_equal_patterns_compare_and_hash_equal():
         ("\\*x", b"/d/\\x", True),
     ],
 )
-def test_matches(raw, path, expected):
+def test_matches(raw: str, path: bytes, *, expected: bool) -> None:
     assert pattern(raw).matches(path) is expected
 
 
@@ -176,16 +176,16 @@ def test_matches(raw, path, expected):
         ("caf\udce9", b"/x/caf\xe9", True),
     ],
 )
-def test_matches_paths_that_are_not_utf8(raw, path, expected):
+def test_matches_paths_that_are_not_utf8(raw: str, path: bytes, *, expected: bool) -> None:
     assert pattern(raw).matches(path) is expected
 
 
-def test_non_ascii_literal_pattern_matches_its_utf8_bytes():
+def test_non_ascii_literal_pattern_matches_its_utf8_bytes() -> None:
     assert pattern("clé.key").matches("/x/clé.key".encode())
     assert pattern("/srv/données/*.env").matches("/srv/données/a.env".encode())
 
 
-def test_compile_glob_final_double_star_is_one_or_more_components():
+def test_compile_glob_final_double_star_is_one_or_more_components() -> None:
     regex = compile_glob("/etc/**")
     assert regex.fullmatch(b"/etc/a")
     assert regex.fullmatch(b"/etc/a/b")
@@ -193,7 +193,7 @@ def test_compile_glob_final_double_star_is_one_or_more_components():
     assert not regex.fullmatch(b"/etc/")
 
 
-def test_file_policy_match_returns_the_first_matching_pattern():
+def test_file_policy_match_returns_the_first_matching_pattern() -> None:
     first, second = pattern("*.key"), pattern("/etc/ssl/private/*")
     policy = FilePolicy(watch_read=(first, second))
     assert policy.match(b"/etc/ssl/private/a.key") is first
@@ -244,11 +244,12 @@ LONG = "k" * (FILTER_KEY_MAX + 5)
         ("/" + "d" * FILTER_KEY_MAX + "/*", FilterKind.DIRNAME, b"d" * FILTER_KEY_MAX),
     ],
 )
-def test_filter_key(raw, kind, value):
+def test_filter_key(raw: str, kind: FilterKind | None, value: bytes | None) -> None:
     if kind is None:
         with pytest.raises(InvalidPatternError):
             filter_key(raw)
         return
+    assert value is not None  # a pattern with a kind has a key value
     assert filter_key(raw) == FilterKey(kind, value)
     assert 1 <= len(value) <= FILTER_KEY_MAX
 
@@ -271,22 +272,22 @@ def test_filter_key(raw, kind, value):
         "/**",
     ],
 )
-def test_patterns_without_a_filter_key_are_rejected(raw):
+def test_patterns_without_a_filter_key_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidPatternError, match=r"^pattern cannot be pre-filtered in the kernel"):
         validate_pattern(raw)
 
 
-def test_final_double_star_says_why():
+def test_final_double_star_says_why() -> None:
     with pytest.raises(InvalidPatternError, match="a final '\\*\\*' reaches files at any depth"):
         validate_pattern("/etc/ssl/private/**")
 
 
-def test_parent_too_long_for_a_dirname_key_is_rejected():
+def test_parent_too_long_for_a_dirname_key_is_rejected() -> None:
     with pytest.raises(InvalidPatternError, match=f"longer than {FILTER_KEY_MAX} bytes"):
         validate_pattern("/" + "d" * (FILTER_KEY_MAX + 1) + "/*")
 
 
-def test_kernel_filter_keys_are_deduplicated_in_first_seen_order():
+def test_kernel_filter_keys_are_deduplicated_in_first_seen_order() -> None:
     patterns = [
         pattern(raw)
         for raw in [
@@ -306,12 +307,12 @@ def test_kernel_filter_keys_are_deduplicated_in_first_seen_order():
 
 
 @pytest.mark.parametrize("value", [b"", b"x" * (FILTER_KEY_MAX + 1)])
-def test_filter_key_value_length_is_checked(value):
+def test_filter_key_value_length_is_checked(value: bytes) -> None:
     with pytest.raises(ValueError, match="filter key value must be"):
         FilterKey(FilterKind.NAME, value)
 
 
-def test_filter_kind_values_are_the_kernel_constants():
+def test_filter_kind_values_are_the_kernel_constants() -> None:
     assert {kind.name: int(kind) for kind in FilterKind} == {
         "NAME": 1,
         "SUFFIX": 2,
@@ -398,7 +399,7 @@ def random_path(rng: random.Random) -> bytes:
 
 
 @pytest.mark.parametrize("raw", SUPERSET_PATTERNS)
-def test_filter_key_accepts_every_path_the_pattern_matches(raw):
+def test_filter_key_accepts_every_path_the_pattern_matches(raw: str) -> None:
     rng = random.Random(raw)  # noqa: S311 - seeded for reproducible paths, not secrets
     watch = pattern(raw)
     key = filter_key(raw)
@@ -412,7 +413,7 @@ def test_filter_key_accepts_every_path_the_pattern_matches(raw):
             assert kernel_accepts(key, path), path
 
 
-def test_superset_holds_for_every_default_style_pattern_and_path_pair():
+def test_superset_holds_for_every_default_style_pattern_and_path_pair() -> None:
     rng = random.Random(7)  # noqa: S311 - seeded for reproducible paths, not secrets
     watches = [pattern(raw) for raw in SUPERSET_PATTERNS]
     paths = [expand(raw, rng) for raw in SUPERSET_PATTERNS for _ in range(20)]

@@ -49,7 +49,7 @@ def only_problem(text: str) -> str:
 # valid policies
 
 
-def test_full_policy_parses_in_order_with_lines():
+def test_full_policy_parses_in_order_with_lines() -> None:
     policy = parse(
         """\
         version: 1
@@ -85,11 +85,11 @@ def test_full_policy_parses_in_order_with_lines():
         "files:\n  watch_read:\n  # - id_rsa\n",
     ],
 )
-def test_missing_or_empty_watch_list_is_allowed(text):
+def test_missing_or_empty_watch_list_is_allowed(text: str) -> None:
     assert parse(text).files == FilePolicy(watch_read=())
 
 
-def test_policy_defaults_to_no_files():
+def test_policy_defaults_to_no_files() -> None:
     assert Policy(source="x").files.watch_read == ()
 
 
@@ -97,7 +97,7 @@ def test_policy_defaults_to_no_files():
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
-def test_empty_document(text):
+def test_empty_document(text: str) -> None:
     assert only_problem(text) == (
         "p.yml:1: (top level): expected a mapping with the keys version, files, network, "
         "memory, found an empty document"
@@ -112,27 +112,27 @@ def test_empty_document(text):
         ("\n\n42\n", "the integer 42"),
     ],
 )
-def test_top_level_not_a_mapping(text, found):
+def test_top_level_not_a_mapping(text: str, found: str) -> None:
     line = 3 if text.startswith("\n") else 1
     assert only_problem(text) == (
         f"p.yml:{line}: (top level): expected a mapping with the keys {TOP_KEYS}, found {found}"
     )
 
 
-def test_unknown_top_level_key():
+def test_unknown_top_level_key() -> None:
     assert only_problem("version: 1\nprocesses: {}\n") == (
         f"p.yml:2: processes: expected one of the keys {TOP_KEYS}, found unknown key 'processes'"
     )
 
 
-def test_unknown_key_suggests_a_close_one():
+def test_unknown_key_suggests_a_close_one() -> None:
     assert only_problem("fils: {}\n") == (
         f"p.yml:1: fils: expected one of the keys {TOP_KEYS}, "
         "found unknown key 'fils' (did you mean 'files'?)"
     )
 
 
-def test_unknown_nested_key():
+def test_unknown_nested_key() -> None:
     text = """\
         files:
           watch_read: []
@@ -144,14 +144,14 @@ def test_unknown_nested_key():
     )
 
 
-def test_dotted_key_is_not_a_shortcut_for_nesting():
+def test_dotted_key_is_not_a_shortcut_for_nesting() -> None:
     assert only_problem('"files.watch_read": []\n') == (
         f"p.yml:1: 'files.watch_read': expected one of the keys {TOP_KEYS}, "
         "found unknown key 'files.watch_read'"
     )
 
 
-def test_key_that_is_not_a_scalar():
+def test_key_that_is_not_a_scalar() -> None:
     text = """\
         files:
           ? [a, b]
@@ -160,7 +160,7 @@ def test_key_that_is_not_a_scalar():
     assert only_problem(text) == "p.yml:2: files: expected a key name, found a list"
 
 
-def test_duplicate_top_level_key():
+def test_duplicate_top_level_key() -> None:
     text = """\
         files: {}
         version: 1
@@ -172,7 +172,7 @@ def test_duplicate_top_level_key():
     )
 
 
-def test_duplicate_nested_key():
+def test_duplicate_nested_key() -> None:
     text = """\
         files:
           watch_read: [id_rsa]
@@ -198,7 +198,7 @@ def test_duplicate_nested_key():
         ("[1]", "a list"),
     ],
 )
-def test_version_must_be_one(value, found):
+def test_version_must_be_one(value: str, found: str) -> None:
     assert only_problem(f"files: {{}}\nversion: {value}\n") == (
         f"p.yml:2: version: expected the integer 1, the only schema version, found {found}"
     )
@@ -208,13 +208,13 @@ def test_version_must_be_one(value, found):
     ("value", "found"),
     [("[id_rsa]", "a list"), ("id_rsa", "the string 'id_rsa'"), ("3", "the integer 3")],
 )
-def test_files_must_be_a_mapping(value, found):
+def test_files_must_be_a_mapping(value: str, found: str) -> None:
     assert only_problem(f"version: 1\nfiles: {value}\n") == (
         f"p.yml:2: files: expected a mapping with the keys watch_read, found {found}"
     )
 
 
-def test_files_as_block_list_names_the_line_of_the_list():
+def test_files_as_block_list_names_the_line_of_the_list() -> None:
     text = """\
         files:
           - id_rsa
@@ -228,7 +228,7 @@ def test_files_as_block_list_names_the_line_of_the_list():
     ("value", "found"),
     [("id_rsa", "the string 'id_rsa'"), ("{a: 1}", "a mapping"), ("7", "the integer 7")],
 )
-def test_watch_read_must_be_a_list(value, found):
+def test_watch_read_must_be_a_list(value: str, found: str) -> None:
     assert only_problem(f"files:\n  watch_read: {value}\n") == (
         f"p.yml:2: files.watch_read: expected a list of patterns, found {found}"
     )
@@ -247,7 +247,7 @@ def test_watch_read_must_be_a_list(value, found):
         ("!!binary aGVsbG8=", "a value tagged 'tag:yaml.org,2002:binary' ('aGVsbG8=')"),
     ],
 )
-def test_watch_read_items_must_be_non_empty_strings(item, found):
+def test_watch_read_items_must_be_non_empty_strings(item: str, found: str) -> None:
     text = f"files:\n  watch_read:\n    - id_rsa\n    - {item}\n"
     assert only_problem(text) == (
         f"p.yml:4: files.watch_read[1]: expected a non-empty string, found {found}"
@@ -282,12 +282,12 @@ def test_watch_read_items_must_be_non_empty_strings(item, found):
         ("x[[:alpha:]]", "pattern must not use POSIX classes such as '[:alpha:]' inside '[...]'"),
     ],
 )
-def test_invalid_pattern(pattern, expected):
+def test_invalid_pattern(pattern: str, expected: str) -> None:
     text = f"files:\n  watch_read:\n    - id_rsa\n    - '{pattern}'\n"
     assert only_problem(text) == f"p.yml:4: files.watch_read[1]: {expected}, found {pattern!r}"
 
 
-def test_pattern_with_nul():
+def test_pattern_with_nul() -> None:
     text = 'files:\n  watch_read: ["a\\0b"]\n'
     assert only_problem(text) == (
         "p.yml:2: files.watch_read[0]: pattern must not contain a NUL character, found 'a\\x00b'"
@@ -301,19 +301,19 @@ NOT_PREFILTERABLE = (
 
 
 @pytest.mark.parametrize("pattern", ["*", "*x*", "?", "**", "[ab]", "/*", "/home/*/*", "/a/**/*"])
-def test_pattern_the_kernel_cannot_prefilter(pattern):
+def test_pattern_the_kernel_cannot_prefilter(pattern: str) -> None:
     text = f"files:\n  watch_read:\n    - '{pattern}'\n"
     expected = f"p.yml:3: files.watch_read[0]: {NOT_PREFILTERABLE}, found {pattern!r}"
     assert only_problem(text) == expected
 
 
-def test_final_double_star_is_rejected_even_under_a_literal_parent():
+def test_final_double_star_is_rejected_even_under_a_literal_parent() -> None:
     problem = only_problem("files:\n  watch_read: ['/etc/ssl/**']\n")
     assert problem.startswith(f"p.yml:2: files.watch_read[0]: {NOT_PREFILTERABLE}; a final '**'")
     assert problem.endswith(", found '/etc/ssl/**'")
 
 
-def test_long_found_value_is_cut():
+def test_long_found_value_is_cut() -> None:
     pattern = "a/" + "b" * 200
     problem = only_problem(f"files:\n  watch_read: ['{pattern}']\n")
     assert problem.endswith(f"found {pattern[:80]!r}...")
@@ -322,7 +322,7 @@ def test_long_found_value_is_cut():
 # every problem at once
 
 
-def test_all_problems_are_reported_in_line_order():
+def test_all_problems_are_reported_in_line_order() -> None:
     text = """\
         version: 2
         files:
@@ -349,7 +349,7 @@ def test_all_problems_are_reported_in_line_order():
     ]
 
 
-def test_every_problem_is_one_line():
+def test_every_problem_is_one_line() -> None:
     text = 'files:\n  watch_read: ["a\\nb/c", "x\\ny\\n"]\n"a\\nb": 1\n'
     for problem in problems(text):
         assert "\n" not in problem
@@ -358,7 +358,7 @@ def test_every_problem_is_one_line():
 # malformed YAML
 
 
-def test_malformed_yaml_names_the_problem_line():
+def test_malformed_yaml_names_the_problem_line() -> None:
     text = """\
         version: 1
         files:
@@ -369,23 +369,23 @@ def test_malformed_yaml_names_the_problem_line():
     assert re.fullmatch(r"p\.yml:4: invalid YAML at column \d+: .*", problem), problem
 
 
-def test_bad_indentation():
+def test_bad_indentation() -> None:
     problem = only_problem("files:\n  watch_read: []\n bad: 1\n")
     assert problem.startswith("p.yml:3: invalid YAML at column 2: "), problem
 
 
-def test_unquoted_star_glob_gets_a_hint():
+def test_unquoted_star_glob_gets_a_hint() -> None:
     problem = only_problem("files:\n  watch_read:\n    - *.pem\n")
     assert problem.startswith("p.yml:3: invalid YAML at column 8: "), problem
     assert problem.endswith("""; quote patterns that start with '*', as in "*.pem\"""")
 
 
-def test_two_documents_are_malformed():
+def test_two_documents_are_malformed() -> None:
     problem = only_problem("version: 1\n---\nversion: 1\n")
     assert problem.startswith("p.yml:2: invalid YAML"), problem
 
 
-def test_control_character():
+def test_control_character() -> None:
     problem = only_problem("version: 1\nfiles: \x01\n")
     assert problem == (
         "p.yml:2: invalid YAML: special characters are not allowed, found the character U+0001"
@@ -395,7 +395,7 @@ def test_control_character():
 # reading files
 
 
-def test_load_policy_from_file(tmp_path):
+def test_load_policy_from_file(tmp_path: Path) -> None:
     path = tmp_path / "security.yml"
     path.write_text("files:\n  watch_read: [id_rsa]\n", encoding="utf-8")
     policy = load_policy(path)
@@ -403,7 +403,7 @@ def test_load_policy_from_file(tmp_path):
     assert [p.raw for p in policy.files.watch_read] == ["id_rsa"]
 
 
-def test_problems_name_the_file_path(tmp_path):
+def test_problems_name_the_file_path(tmp_path: Path) -> None:
     path = tmp_path / "security.yml"
     path.write_text("files:\n  watch_read: [a/b]\n", encoding="utf-8")
     with pytest.raises(PolicyError) as caught:
@@ -416,7 +416,7 @@ def test_problems_name_the_file_path(tmp_path):
     ]
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.yml"
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
@@ -424,13 +424,13 @@ def test_missing_file(tmp_path):
     assert isinstance(caught.value.__cause__, FileNotFoundError)
 
 
-def test_directory(tmp_path):
+def test_directory(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy(tmp_path)
     assert caught.value.lines() == [f"{tmp_path}: cannot read policy: Is a directory"]
 
 
-def test_file_that_is_not_utf8(tmp_path):
+def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yml"
     path.write_bytes(b"version: 1\n# caf\xe9\nfiles: {}\n")
     with pytest.raises(PolicyError) as caught:
@@ -438,7 +438,7 @@ def test_file_that_is_not_utf8(tmp_path):
     assert caught.value.lines() == [f"{path}:2: expected UTF-8 text, found the byte 0xe9"]
 
 
-def test_policy_error_is_a_usage_error():
+def test_policy_error_is_a_usage_error() -> None:
     error = PolicyError(["a", "b"])
     assert isinstance(error, UsageError)
     assert error.exit_code == ExitCode.USAGE
@@ -446,7 +446,9 @@ def test_policy_error_is_a_usage_error():
     assert str(error) == "a\nb"
 
 
-def test_embedded_policy_is_read_from_the_package(tmp_path, monkeypatch):
+def test_embedded_policy_is_read_from_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "security.yml").write_text("files:\n  watch_read: [id_rsa]\n", encoding="utf-8")
     monkeypatch.setattr(loader_module, "resources", SimpleNamespace(files=lambda _: tmp_path))
     policy = load_policy()
@@ -454,7 +456,7 @@ def test_embedded_policy_is_read_from_the_package(tmp_path, monkeypatch):
     assert [p.raw for p in policy.files.watch_read] == ["id_rsa"]
 
 
-def test_embedded_policy_missing(tmp_path, monkeypatch):
+def test_embedded_policy_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader_module, "resources", SimpleNamespace(files=lambda _: tmp_path))
     with pytest.raises(PolicyError) as caught:
         load_policy()
@@ -509,13 +511,13 @@ def default_policy() -> Policy:
     return parse_policy(DEFAULT_POLICY.read_text(encoding="utf-8"), str(DEFAULT_POLICY))
 
 
-def test_default_policy_watches_the_required_files():
+def test_default_policy_watches_the_required_files() -> None:
     raws = [p.raw for p in default_policy().files.watch_read]
     assert sorted(set(REQUIRED_DEFAULT_PATTERNS) - set(raws)) == []
     assert len(raws) == len(set(raws))
 
 
-def test_default_policy_leaves_out_plain_pem():
+def test_default_policy_leaves_out_plain_pem() -> None:
     raws = {p.raw for p in default_policy().files.watch_read}
     assert "*.pem" not in raws
 
@@ -535,7 +537,7 @@ def test_default_policy_leaves_out_plain_pem():
         b"/etc/letsencrypt/archive/example.org/privkey.pem",
     ],
 )
-def test_default_policy_matches_typical_secret_paths(path):
+def test_default_policy_matches_typical_secret_paths(path: bytes) -> None:
     assert default_policy().files.match(path) is not None
 
 
@@ -551,11 +553,11 @@ def test_default_policy_matches_typical_secret_paths(path):
         b"/etc/passwd",
     ],
 )
-def test_default_policy_ignores_common_non_secrets(path):
+def test_default_policy_ignores_common_non_secrets(path: bytes) -> None:
     assert default_policy().files.match(path) is None
 
 
-def test_default_policy_has_kernel_filter_keys():
+def test_default_policy_has_kernel_filter_keys() -> None:
     patterns = default_policy().files.watch_read
     assert 0 < len(kernel_filter_keys(patterns)) <= len(patterns)
 
@@ -563,19 +565,19 @@ def test_default_policy_has_kernel_filter_keys():
 # the schema and its documentation
 
 
-def test_schema_types_and_descriptions_are_filled():
+def test_schema_types_and_descriptions_are_filled() -> None:
     for key_path, spec in SCHEMA.items():
         assert spec.type, key_path
         assert spec.description.endswith("."), key_path
 
 
-def test_docs_keys_table_lists_exactly_the_schema():
+def test_docs_keys_table_lists_exactly_the_schema() -> None:
     text = (REPO / "docs" / "policy.md").read_text(encoding="utf-8")
     section = text.split("\n## Keys\n", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
     assert documented == list(SCHEMA)
 
 
-def test_watch_pattern_records_line():
+def test_watch_pattern_records_line() -> None:
     policy = parse("files:\n  watch_read:\n\n    - id_rsa\n")
     assert policy.files.watch_read == (WatchPattern("id_rsa", "name", 4),)

@@ -52,7 +52,7 @@ def allowed(*entries: str) -> str:
 # valid sections
 
 
-def test_full_section():
+def test_full_section() -> None:
     policy = parse(
         """\
         memory:
@@ -90,11 +90,11 @@ def test_full_section():
         "memory:\n  watch:\n    ptrace: true\n  enforce: false",
     ],
 )
-def test_missing_or_empty_section_is_the_default(text):
+def test_missing_or_empty_section_is_the_default(text: str) -> None:
     assert parse(text).memory == MemoryPolicy()
 
 
-def test_defaults():
+def test_defaults() -> None:
     assert Policy(source="x").memory == MemoryPolicy()
     memory = MemoryPolicy()
     assert memory.watch == MemoryWatch(ptrace=True, process_vm=True, proc_mem=True)
@@ -105,7 +105,7 @@ def test_defaults():
 
 
 @pytest.mark.parametrize("kind", ["ptrace", "process_vm", "proc_mem"])
-def test_one_kind_off_leaves_the_others_on(kind):
+def test_one_kind_off_leaves_the_others_on(kind: str) -> None:
     watch = parse(f"memory:\n  watch:\n    {kind}: false\n").memory.watch
     expected = {"ptrace": True, "process_vm": True, "proc_mem": True, kind: False}
     assert watch == MemoryWatch(**expected)
@@ -123,16 +123,16 @@ def test_one_kind_off_leaves_the_others_on(kind):
         "..",  # a comm, not a path: a process can call itself that
     ],
 )
-def test_valid_comm_names(comm):
+def test_valid_comm_names(comm: str) -> None:
     assert parse(allowed(f'"{comm}"')).memory.allowed_comms == (comm,)
 
 
 @pytest.mark.parametrize("path", ["/usr/bin/gdb", "/gdb", "/opt/my tools/dbg", "/usr/bin/.gdb"])
-def test_valid_executable_paths(path):
+def test_valid_executable_paths(path: str) -> None:
     assert parse(allowed(f'"{path}"')).memory.allowed_executables == (path,)
 
 
-def test_comm_max_is_the_kernels():
+def test_comm_max_is_the_kernels() -> None:
     assert COMM_MAX_BYTES == 15
 
 
@@ -172,12 +172,12 @@ def test_comm_max_is_the_kernels():
         ("", "empty string"),
     ],
 )
-def test_check_accessor_reason(raw, reason):
+def test_check_accessor_reason(raw: str, reason: str) -> None:
     with pytest.raises(ValueError, match="^" + re.escape(reason)):
         check_accessor(raw)
 
 
-def test_comm_length_15_ok_16_error():
+def test_comm_length_15_ok_16_error() -> None:
     assert parse(allowed("a" * 15)).memory.allowed_comms == ("a" * 15,)
     assert only_problem(allowed("gdb", "a" * 16)) == (
         f"p.yml:4: memory.allowed_accessors[1]: {EXPECTED}, found {'a' * 16!r} "
@@ -186,7 +186,7 @@ def test_comm_length_15_ok_16_error():
     )
 
 
-def test_comm_length_counts_bytes_not_characters():
+def test_comm_length_counts_bytes_not_characters() -> None:
     assert parse(allowed("ééééééé")).memory.allowed_comms == ("ééééééé",)
     problem = only_problem(allowed("éééééééé"))
     assert problem.startswith(
@@ -204,7 +204,7 @@ def test_comm_length_counts_bytes_not_characters():
         ("/", "names the root directory, not an executable"),
     ],
 )
-def test_invalid_entry_names_line_index_and_reason(raw, reason):
+def test_invalid_entry_names_line_index_and_reason(raw: str, reason: str) -> None:
     assert only_problem(allowed("gdb", raw)) == (
         f"p.yml:4: memory.allowed_accessors[1]: {EXPECTED}, found {raw!r} ({reason})"
     )
@@ -221,7 +221,7 @@ def test_invalid_entry_names_line_index_and_reason(raw, reason):
         ("{a: b}", "a mapping"),
     ],
 )
-def test_entry_must_be_a_non_empty_string(item, found):
+def test_entry_must_be_a_non_empty_string(item: str, found: str) -> None:
     assert only_problem(allowed("gdb", item)) == (
         f"p.yml:4: memory.allowed_accessors[1]: expected a non-empty string, found {found}"
     )
@@ -231,20 +231,20 @@ def test_entry_must_be_a_non_empty_string(item, found):
     ("value", "found"),
     [("gdb", "the string 'gdb'"), ("{gdb: 1}", "a mapping"), ("1", "the integer 1")],
 )
-def test_allowed_accessors_must_be_a_list(value, found):
+def test_allowed_accessors_must_be_a_list(value: str, found: str) -> None:
     assert only_problem(f"memory:\n  allowed_accessors: {value}\n") == (
         f"p.yml:2: memory.allowed_accessors: expected a list of comm names or paths, found {found}"
     )
 
 
-def test_duplicate_accessor_names_the_first_line():
+def test_duplicate_accessor_names_the_first_line() -> None:
     assert only_problem(allowed("gdb", "/usr/bin/gdb", "gdb")) == (
         "p.yml:5: memory.allowed_accessors[2]: expected each accessor once (first on line 3), "
         "found 'gdb' again"
     )
 
 
-def test_comm_and_path_of_the_same_program_are_different_entries():
+def test_comm_and_path_of_the_same_program_are_different_entries() -> None:
     memory = parse(allowed("gdb", "/usr/bin/gdb")).memory
     assert memory.allowed_accessors == ("gdb", "/usr/bin/gdb")
 
@@ -257,7 +257,7 @@ def test_comm_and_path_of_the_same_program_are_different_entries():
     ("value", "found"),
     [("", "no value"), ("0", "the integer 0"), ("'no'", "the string 'no'"), ("[]", "a list")],
 )
-def test_watch_kinds_must_be_bools(key, line, value, found):
+def test_watch_kinds_must_be_bools(key: str, line: int, value: str, found: str) -> None:
     values = {"memory.watch.ptrace": "true", "memory.watch.process_vm": "true"}
     values |= {"memory.watch.proc_mem": "true", key: value}
     text = (
@@ -269,13 +269,13 @@ def test_watch_kinds_must_be_bools(key, line, value, found):
     assert only_problem(text) == f"p.yml:{line}: {key}: expected true or false, found {found}"
 
 
-def test_enforce_must_be_a_bool():
+def test_enforce_must_be_a_bool() -> None:
     assert only_problem("memory:\n  enforce: kill\n") == (
         "p.yml:2: memory.enforce: expected true or false, found the string 'kill'"
     )
 
 
-def test_unknown_keys():
+def test_unknown_keys() -> None:
     text = """\
         memory:
           watch:
@@ -303,14 +303,14 @@ def test_unknown_keys():
         ("memory:\n  watch: [ptrace]\n", "memory.watch", WATCH_KEYS, "a list"),
     ],
 )
-def test_sections_must_be_mappings(text, path, keys, found):
+def test_sections_must_be_mappings(text: str, path: str, keys: str, found: str) -> None:
     line = text.count("\n")
     assert only_problem(text) == (
         f"p.yml:{line}: {path}: expected a mapping with the keys {keys}, found {found}"
     )
 
 
-def test_all_memory_problems_in_line_order():
+def test_all_memory_problems_in_line_order() -> None:
     text = """\
         memory:
           watch:
@@ -344,12 +344,12 @@ def test_all_memory_problems_in_line_order():
 # the record
 
 
-def test_memory_policy_checks_its_accessors():
+def test_memory_policy_checks_its_accessors() -> None:
     with pytest.raises(ValueError, match=r"^allowed accessor 'bin/gdb': a relative path"):
         MemoryPolicy(allowed_accessors=("gdb", "bin/gdb"))
 
 
-def test_allowed_comms_and_executables_keep_order():
+def test_allowed_comms_and_executables_keep_order() -> None:
     memory = MemoryPolicy(allowed_accessors=("/b", "a", "/a", "b"))
     assert memory.allowed_comms == ("a", "b")
     assert memory.allowed_executables == ("/b", "/a")
@@ -362,7 +362,7 @@ def default_text() -> str:
     return (REPO / ".github" / "security.yml").read_text(encoding="utf-8")
 
 
-def test_default_policy_watches_everything_allows_nothing_enforces_nothing():
+def test_default_policy_watches_everything_allows_nothing_enforces_nothing() -> None:
     policy = parse_policy(default_text(), "security.yml")
     assert policy.memory == MemoryPolicy(
         watch=MemoryWatch(ptrace=True, process_vm=True, proc_mem=True),
@@ -371,7 +371,7 @@ def test_default_policy_watches_everything_allows_nothing_enforces_nothing():
     )
 
 
-def test_default_policy_examples_parse_when_uncommented():
+def test_default_policy_examples_parse_when_uncommented() -> None:
     section = default_text().split("\nmemory:\n", 1)[1]
     examples = re.findall(r"^  #     - (\S+)", section, flags=re.MULTILINE)
     assert examples == ["gdb", "/usr/bin/gdb", "strace"]

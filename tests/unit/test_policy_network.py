@@ -50,7 +50,7 @@ def blocked(*entries: str) -> str:
 # valid sections
 
 
-def test_full_section_parses_in_order_with_lines():
+def test_full_section_parses_in_order_with_lines() -> None:
     policy = parse(
         """\
         network:
@@ -86,22 +86,22 @@ def test_full_section_parses_in_order_with_lines():
         "network:\n  blocked_ips:\n  # - 10.0.0.0/8\n",
     ],
 )
-def test_missing_or_empty_section_blocks_nothing(text):
+def test_missing_or_empty_section_blocks_nothing(text: str) -> None:
     assert parse(text).network == NetworkPolicy(blocked_ips=(), enforce=False)
 
 
-def test_defaults():
+def test_defaults() -> None:
     assert Policy(source="x").network == NetworkPolicy()
     assert NetworkPolicy().blocked_ips == ()
     assert NetworkPolicy().enforce is False
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("true", True), ("no", False)])
-def test_enforce_bool(value, expected):
+def test_enforce_bool(value: str, *, expected: bool) -> None:
     assert parse(f"network:\n  enforce: {value}\n").network.enforce is expected
 
 
-def test_everything_and_nothing_are_allowed():
+def test_everything_and_nothing_are_allowed() -> None:
     entries = parse(blocked("0.0.0.0/0", '"::/0"')).network.blocked_ips
     assert [e.network for e in entries] == [IPv4Network("0.0.0.0/0"), IPv6Network("::/0")]
 
@@ -128,26 +128,26 @@ def test_everything_and_nothing_are_allowed():
         ("::10.0.0.5", IPv6Network("::a00:5/128")),
     ],
 )
-def test_parse_blocked_normalises(raw, network):
+def test_parse_blocked_normalises(raw: str, network: IPv4Network | IPv6Network) -> None:
     assert parse_blocked(raw) == network
 
 
-def test_mapped_range_widened_is_a_host_bits_error():
+def test_mapped_range_widened_is_a_host_bits_error() -> None:
     with pytest.raises(ValueError, match=r"^host bits set: did you mean ::fffe:0:0/95\?$"):
         parse_blocked("::ffff:0:0/95")
 
 
-def test_mapped_entry_is_stored_as_ipv4_and_keeps_what_was_written():
+def test_mapped_entry_is_stored_as_ipv4_and_keeps_what_was_written() -> None:
     (entry,) = parse(blocked('"::ffff:192.0.2.0/120"')).network.blocked_ips
     assert entry == BlockedNetwork("::ffff:192.0.2.0/120", 3, IPv4Network("192.0.2.0/24"))
 
 
-def test_blocked_network_refuses_a_mapped_network():
+def test_blocked_network_refuses_a_mapped_network() -> None:
     with pytest.raises(ValueError, match=r"IPv4-mapped; give it as 10\.0\.0\.0/8$"):
         BlockedNetwork("x", 1, IPv6Network("::ffff:a00:0/104"))
 
 
-def test_blocked_network_parse():
+def test_blocked_network_parse() -> None:
     assert BlockedNetwork.parse("10.0.0.0/8", line=7) == BlockedNetwork(
         "10.0.0.0/8", 7, IPv4Network("10.0.0.0/8")
     )
@@ -187,7 +187,7 @@ def test_blocked_network_parse():
         ("", "empty string"),
     ],
 )
-def test_parse_blocked_reason(raw, reason):
+def test_parse_blocked_reason(raw: str, reason: str) -> None:
     with pytest.raises(ValueError, match="^" + re.escape(reason) + "$"):
         parse_blocked(raw)
 
@@ -202,7 +202,7 @@ def test_parse_blocked_reason(raw, reason):
         ("fe80::1%eth0", "scope IDs such as '%eth0' are not supported"),
     ],
 )
-def test_invalid_entry_names_line_index_and_reason(raw, reason):
+def test_invalid_entry_names_line_index_and_reason(raw: str, reason: str) -> None:
     text = blocked("10.9.0.0/16", raw)
     shown = raw.strip('"')
     assert only_problem(text) == (
@@ -222,13 +222,13 @@ def test_invalid_entry_names_line_index_and_reason(raw, reason):
         ("{a: b}", "a mapping"),
     ],
 )
-def test_entry_must_be_a_non_empty_string(item, found):
+def test_entry_must_be_a_non_empty_string(item: str, found: str) -> None:
     assert only_problem(blocked("10.9.0.0/16", item)) == (
         f"p.yml:4: network.blocked_ips[1]: expected a non-empty string, found {found}"
     )
 
 
-def test_unquoted_ipv6_read_as_a_number_gets_a_hint():
+def test_unquoted_ipv6_read_as_a_number_gets_a_hint() -> None:
     assert only_problem(blocked("1:2:3:4:5:6:7:8")) == (
         "p.yml:3: network.blocked_ips[0]: expected a non-empty string (quote IPv6 addresses: "
         "YAML reads some, such as 1:2:3:4:5:6:7:8, as numbers), found the integer 1:2:3:4:5:6:7:8"
@@ -239,7 +239,7 @@ def test_unquoted_ipv6_read_as_a_number_gets_a_hint():
     ("value", "found"),
     [("10.0.0.0/8", "the string '10.0.0.0/8'"), ("{a: 1}", "a mapping"), ("7", "the integer 7")],
 )
-def test_blocked_ips_must_be_a_list(value, found):
+def test_blocked_ips_must_be_a_list(value: str, found: str) -> None:
     assert only_problem(f"network:\n  blocked_ips: {value}\n") == (
         f"p.yml:2: network.blocked_ips: expected a list of IP addresses or networks, found {found}"
     )
@@ -254,20 +254,20 @@ def test_blocked_ips_must_be_a_list(value, found):
         ("[true]", "a list"),
     ],
 )
-def test_enforce_must_be_a_bool(value, found):
+def test_enforce_must_be_a_bool(value: str, found: str) -> None:
     assert only_problem(f"network:\n  blocked_ips: []\n  enforce: {value}\n") == (
         f"p.yml:3: network.enforce: expected true or false, found {found}"
     )
 
 
-def test_unknown_key_in_network():
+def test_unknown_key_in_network() -> None:
     assert only_problem("network:\n  blocked_ip: []\n") == (
         "p.yml:2: network.blocked_ip: expected one of the keys blocked_ips, enforce, "
         "found unknown key 'blocked_ip' (did you mean 'blocked_ips'?)"
     )
 
 
-def test_network_must_be_a_mapping():
+def test_network_must_be_a_mapping() -> None:
     assert only_problem("network:\n  - 10.0.0.0/8\n") == (
         "p.yml:2: network: expected a mapping with the keys blocked_ips, enforce, found a list"
     )
@@ -285,7 +285,7 @@ def test_network_must_be_a_mapping():
         ('"2001:db8::/32"', '"2001:DB8:0::/32"', "2001:db8::/32"),
     ],
 )
-def test_duplicate_names_both_lines(first, second, same):
+def test_duplicate_names_both_lines(first: str, second: str, same: str) -> None:
     text = blocked(first, "192.0.2.0/24", second)
     shown = second.strip('"')
     assert only_problem(text) == (
@@ -294,7 +294,7 @@ def test_duplicate_names_both_lines(first, second, same):
     )
 
 
-def test_each_duplicate_names_the_first():
+def test_each_duplicate_names_the_first() -> None:
     text = blocked("10.0.0.0/8", "10.0.0.0/8", "10.0.0.0/8")
     assert problems(text) == [
         (
@@ -308,19 +308,19 @@ def test_each_duplicate_names_the_first():
     ]
 
 
-def test_overlapping_networks_are_not_duplicates():
+def test_overlapping_networks_are_not_duplicates() -> None:
     entries = parse(blocked("10.0.0.0/8", "10.1.0.0/16", "10.1.2.3")).network.blocked_ips
     assert len(entries) == 3
 
 
-def test_ipv4_and_ipv6_all_are_not_duplicates():
+def test_ipv4_and_ipv6_all_are_not_duplicates() -> None:
     assert len(parse(blocked("0.0.0.0/0", '"::/0"')).network.blocked_ips) == 2
 
 
 # every problem at once
 
 
-def test_all_network_problems_in_line_order():
+def test_all_network_problems_in_line_order() -> None:
     text = """\
         network:
           blocked_ips:
@@ -354,7 +354,7 @@ def test_all_network_problems_in_line_order():
     ]
 
 
-def test_every_problem_is_one_line():
+def test_every_problem_is_one_line() -> None:
     text = 'network:\n  blocked_ips: ["1.2.3.4\\n/8", "a\\nb", "10.0.0.0/\\n"]\n'
     found = problems(text)
     assert len(found) == 3
@@ -362,7 +362,7 @@ def test_every_problem_is_one_line():
         assert "\n" not in problem
 
 
-def test_long_entry_is_cut():
+def test_long_entry_is_cut() -> None:
     raw = "1" * 200
     problem = only_problem(blocked(f'"{raw}"'))
     assert f"found {raw[:80]!r}... (not an IPv4 address: " in problem
@@ -378,6 +378,13 @@ def policy_of(*entries: str) -> NetworkPolicy:
     )
 
 
+def matched_raw(policy: NetworkPolicy, addr: IPv4Address | IPv6Address) -> str:
+    """The entry that matches addr, as written; there must be one."""
+    found = policy.match(addr)
+    assert found is not None, addr
+    return found.raw
+
+
 @pytest.mark.parametrize(
     ("addr", "raw"),
     [
@@ -391,7 +398,7 @@ def policy_of(*entries: str) -> NetworkPolicy:
         ("2001:db9::1", None),
     ],
 )
-def test_match_longest_prefix_wins(addr, raw):
+def test_match_longest_prefix_wins(addr: str, raw: str | None) -> None:
     policy = policy_of(
         "0.0.0.0/0", "10.0.0.0/8", "10.1.2.7", "10.1.0.0/16", "10.1.2.0/24", "2001:db8::/32",
         "2001:db8:1::/48",
@@ -400,41 +407,41 @@ def test_match_longest_prefix_wins(addr, raw):
     assert (found.raw if found else None) == raw
 
 
-def test_match_is_by_prefix_not_order():
-    assert policy_of("10.1.0.0/16", "10.0.0.0/8").match(IPv4Address("10.1.0.1")).raw == (
+def test_match_is_by_prefix_not_order() -> None:
+    assert matched_raw(policy_of("10.1.0.0/16", "10.0.0.0/8"), IPv4Address("10.1.0.1")) == (
         "10.1.0.0/16"
     )
-    assert policy_of("10.0.0.0/8", "10.1.0.0/16").match(IPv4Address("10.1.0.1")).raw == (
+    assert matched_raw(policy_of("10.0.0.0/8", "10.1.0.0/16"), IPv4Address("10.1.0.1")) == (
         "10.1.0.0/16"
     )
 
 
-def test_match_returns_the_entry():
+def test_match_returns_the_entry() -> None:
     policy = policy_of("192.0.2.0/24")
     assert policy.match(IPv4Address("192.0.2.9")) is policy.blocked_ips[0]
 
 
-def test_match_nothing_when_empty():
+def test_match_nothing_when_empty() -> None:
     assert NetworkPolicy().match(IPv4Address("10.0.0.1")) is None
     assert NetworkPolicy().match(IPv6Address("::1")) is None
 
 
-def test_mapped_address_is_matched_as_ipv4():
+def test_mapped_address_is_matched_as_ipv4() -> None:
     policy = policy_of("10.0.0.0/8", "::/0")
-    assert policy.match(IPv6Address("::ffff:10.1.2.3")).raw == "10.0.0.0/8"
+    assert matched_raw(policy, IPv6Address("::ffff:10.1.2.3")) == "10.0.0.0/8"
     # the IPv6 default route does not cover mapped destinations: the kernel sees IPv4
     assert policy.match(IPv6Address("::ffff:11.1.2.3")) is None
-    assert policy.match(IPv6Address("2001:db8::1")).raw == "::/0"
+    assert matched_raw(policy, IPv6Address("2001:db8::1")) == "::/0"
 
 
-def test_mapped_entry_matches_plain_and_mapped_addresses():
+def test_mapped_entry_matches_plain_and_mapped_addresses() -> None:
     policy = policy_of("::ffff:192.0.2.0/120")
-    assert policy.match(IPv4Address("192.0.2.1")).raw == "::ffff:192.0.2.0/120"
-    assert policy.match(IPv6Address("::ffff:192.0.2.1")).raw == "::ffff:192.0.2.0/120"
+    assert matched_raw(policy, IPv4Address("192.0.2.1")) == "::ffff:192.0.2.0/120"
+    assert matched_raw(policy, IPv6Address("::ffff:192.0.2.1")) == "::ffff:192.0.2.0/120"
     assert policy.match(IPv4Address("192.0.3.1")) is None
 
 
-def test_families_do_not_cross():
+def test_families_do_not_cross() -> None:
     policy = policy_of("0.0.0.0/0")
     assert policy.match(IPv6Address("::1")) is None
     assert policy.match(IPv6Address("::a00:1")) is None  # IPv4-compatible is not mapped
@@ -444,13 +451,13 @@ def test_families_do_not_cross():
 # the default policy
 
 
-def test_default_policy_blocks_nothing_and_enforces_nothing():
+def test_default_policy_blocks_nothing_and_enforces_nothing() -> None:
     path = REPO / ".github" / "security.yml"
     policy = parse_policy(path.read_text(encoding="utf-8"), str(path))
     assert policy.network == NetworkPolicy(blocked_ips=(), enforce=False)
 
 
-def test_default_policy_examples_parse_when_uncommented():
+def test_default_policy_examples_parse_when_uncommented() -> None:
     text = (REPO / ".github" / "security.yml").read_text(encoding="utf-8")
     section = text.split("\nnetwork:\n", 1)[1].split("\n\n", 1)[0]
     examples = re.findall(r"^  #     - (\S+)", section, flags=re.MULTILINE)
@@ -462,7 +469,7 @@ def test_default_policy_examples_parse_when_uncommented():
 # the documentation
 
 
-def test_docs_error_example_is_what_the_loader_says():
+def test_docs_error_example_is_what_the_loader_says() -> None:
     text = (REPO / "docs" / "policy.md").read_text(encoding="utf-8")
     example = text.split("string but not a valid entry gets the reason", 1)[1]
     policy_text, output = re.findall(r"```(?:yaml)?\n(.*?)```", example, flags=re.DOTALL)[:2]

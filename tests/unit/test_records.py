@@ -61,7 +61,7 @@ def layouts_in(obj: BpfObject) -> dict[str, StructLayout]:
 # layouts: installed objects against the mirrors
 
 
-def test_the_package_ships_an_object_for_every_probe():
+def test_the_package_ships_an_object_for_every_probe() -> None:
     assert OBJECTS, f"no *.bpf.o in {KERNEL_DIR}: install the package (it builds them)"
     for probe in PROBES.values():
         path = object_path(probe.object_name)
@@ -70,7 +70,7 @@ def test_the_package_ships_an_object_for_every_probe():
 
 
 @pytest.mark.parametrize("path", OBJECTS, ids=lambda p: p.name)
-def test_every_mirrored_struct_in_an_object_matches(path):
+def test_every_mirrored_struct_in_an_object_matches(path: Path) -> None:
     with open_object(path) as obj:
         found = layouts_in(obj)
 
@@ -80,7 +80,7 @@ def test_every_mirrored_struct_in_an_object_matches(path):
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
-def test_every_record_of_a_probe_is_in_its_object_and_matches(name):
+def test_every_record_of_a_probe_is_in_its_object_and_matches(name: str) -> None:
     probe = PROBES[name]
     assert probe.records, f"{name} declares no records"
 
@@ -90,7 +90,7 @@ def test_every_record_of_a_probe_is_in_its_object_and_matches(name):
             check_layout(obj.struct_layout(struct_name), mirror)
 
 
-def test_a_struct_missing_from_btf_is_a_load_error():
+def test_a_struct_missing_from_btf_is_a_load_error() -> None:
     with open_object(OBJECTS[0]) as obj, pytest.raises(LoadError, match="no BTF for struct"):
         obj.struct_layout("bt_no_such_record")
 
@@ -142,7 +142,7 @@ def drift_problems(struct_name: str, mirror: type[ctypes.Structure]) -> str:
     return message
 
 
-def test_a_moved_field_is_named_with_both_offsets():
+def test_a_moved_field_is_named_with_both_offsets() -> None:
     message = drift_problems("bt_event_header", MovedField)
 
     assert "field ppid: offset 24 in BTF, 28 in Python" in message
@@ -151,7 +151,7 @@ def test_a_moved_field_is_named_with_both_offsets():
     assert "field pid" not in message
 
 
-def test_a_widened_field_moves_what_follows_and_the_size():
+def test_a_widened_field_moves_what_follows_and_the_size() -> None:
     message = drift_problems("bt_filter_key", WidenedField)
 
     assert "size 64 in BTF, 66 in Python" in message
@@ -160,13 +160,13 @@ def test_a_widened_field_moves_what_follows_and_the_size():
     assert "field kind" not in message
 
 
-def test_a_missing_field_is_named():
+def test_a_missing_field_is_named() -> None:
     message = drift_problems("bt_event_header", MissingField)
 
     assert "field comm: offset 32 in BTF, None in Python" in message
 
 
-def test_an_extra_field_is_named():
+def test_an_extra_field_is_named() -> None:
     btf = StructLayout(name="bt_x", size=8, offsets={"a": 0})
 
     class Extra(ctypes.Structure):
@@ -176,7 +176,7 @@ def test_an_extra_field_is_named():
         check_layout(btf, Extra)
 
 
-def test_mirror_layout_gives_size_and_offsets_like_btf():
+def test_mirror_layout_gives_size_and_offsets_like_btf() -> None:
     assert mirror_layout(EventHeader) == StructLayout(
         name="EventHeader",
         size=48,
@@ -197,7 +197,7 @@ def test_mirror_layout_gives_size_and_offsets_like_btf():
     )
 
 
-def test_mirror_layout_lists_fields_in_declaration_order():
+def test_mirror_layout_lists_fields_in_declaration_order() -> None:
     for mirror in MIRRORS.values():
         assert list(mirror_layout(mirror).offsets) == [f[0] for f in mirror._fields_]
 
@@ -245,7 +245,7 @@ def header_defines() -> dict[str, int]:
     return {name: int(value) for name, value in _DEFINE.findall(HEADER.read_text())}
 
 
-def test_the_header_parses():
+def test_the_header_parses() -> None:
     enums = header_enums()
 
     # the parser finds what it must, so an empty parse cannot pass the tests below
@@ -286,7 +286,7 @@ def assert_enum_matches(enum_name: str, prefix: str, twin: type[IntEnum]) -> Non
     assert members == {m.name: m.value for m in twin}, f"enum {enum_name} vs {twin.__name__}"
 
 
-def test_every_enum_in_the_header_has_a_python_twin():
+def test_every_enum_in_the_header_has_a_python_twin() -> None:
     twins = set(ENUM_TWINS) | set(discovered_twins())
 
     missing = set(header_enums()) - twins
@@ -296,20 +296,20 @@ def test_every_enum_in_the_header_has_a_python_twin():
     )
 
 
-def test_a_docstring_naming_a_listed_enum_names_its_listed_twin():
+def test_a_docstring_naming_a_listed_enum_names_its_listed_twin() -> None:
     for enum_name, twin in discovered_twins().items():
         if enum_name in ENUM_TWINS:
             assert ENUM_TWINS[enum_name][1] is twin, enum_name
 
 
 @pytest.mark.parametrize("enum_name", sorted(ENUM_TWINS))
-def test_enum_values_match(enum_name):
+def test_enum_values_match(enum_name: str) -> None:
     prefix, twin = ENUM_TWINS[enum_name]
 
     assert_enum_matches(enum_name, prefix, twin)
 
 
-def test_enum_values_of_other_probes_match():
+def test_enum_values_of_other_probes_match() -> None:
     in_c = header_enums()
     for enum_name, twin in discovered_twins().items():
         if enum_name in ENUM_TWINS:
@@ -323,17 +323,17 @@ def test_enum_values_of_other_probes_match():
         assert_enum_matches(enum_name, c_names[0].removesuffix(first.name), twin)
 
 
-def test_every_define_has_a_python_twin_with_its_value():
+def test_every_define_has_a_python_twin_with_its_value() -> None:
     assert header_defines() == DEFINE_TWINS, (
         "every #define BT_* number in the header needs its Python constant in DEFINE_TWINS"
     )
 
 
-def test_the_policy_and_the_records_agree_on_the_key_size():
+def test_the_policy_and_the_records_agree_on_the_key_size() -> None:
     assert bee_trace.policy.FILTER_KEY_MAX == records.FILTER_KEY_MAX
     assert FilterKey.value.size == records.FILTER_KEY_MAX
 
 
-def test_array_fields_are_sized_by_the_header_constants():
+def test_array_fields_are_sized_by_the_header_constants() -> None:
     assert EventHeader.comm.size == COMM_LEN
     assert records.FileEvent.path.size == PATH_MAX

@@ -159,12 +159,6 @@ def lib() -> ctypes.CDLL:
         return _lib
 
 
-def libbpf_version() -> str:
-    """The version of the libbpf in use, as ``major.minor``."""
-    lb = lib()
-    return f"{lb.libbpf_major_version()}.{lb.libbpf_minor_version()}"
-
-
 @contextmanager
 def _capture() -> Iterator[list[str]]:
     """Collect libbpf's warnings while a call runs, for the error message."""
@@ -232,13 +226,6 @@ class BpfMap:
         """The map's file descriptor (after load)."""
         return int(lib().bpf_map__fd(self._ptr))
 
-    def set_max_entries(self, entries: int) -> None:
-        """Resize before load (for a ring buffer: its size in bytes)."""
-        err = lib().bpf_map__set_max_entries(self._ptr, entries)
-        if err:
-            msg = f"cannot size map {self.name} to {entries}"
-            raise _fail(msg, -err, [])
-
     def set_initial_value(self, data: bytes) -> None:
         """Write the start of a global-data map (``.rodata``) before load."""
         size = ctypes.c_size_t(0)
@@ -266,14 +253,14 @@ class BpfMap:
             raise _fail(msg, -err, [])
         return out.raw
 
-
     def delete(self, key: bytes) -> bool:
         """Remove one element; return whether it was there."""
         err = lib().bpf_map__delete_elem(self._ptr, key, len(key), 0)
         if err == -errno.ENOENT:
             return False
         if err:
-            raise _fail(f"cannot delete from map {self.name}", -err, [])
+            what = f"cannot remove an element of map {self.name}"  # not SQL: a message
+            raise _fail(what, -err, [])
         return True
 
     def keys(self, key_size: int) -> list[bytes]:
@@ -286,7 +273,8 @@ class BpfMap:
             if err == -errno.ENOENT:
                 return out
             if err:
-                raise _fail(f"cannot list map {self.name}", -err, [])
+                what = f"cannot list map {self.name}"
+                raise _fail(what, -err, [])
             out.append(nxt.raw)
             prev = nxt
 
@@ -346,10 +334,6 @@ class BpfObject:
         """The ELF section (hook) a program was declared for."""
         return str(lib().bpf_program__section_name(self._program(name)).decode())
 
-    def program_fd(self, name: str) -> int:
-        """The program's file descriptor after load."""
-        return int(lib().bpf_program__fd(self._program(name)))
-
     def load(self) -> None:
         """Relocate against the kernel's BTF and load into the kernel."""
         with _capture() as lines:
@@ -376,7 +360,8 @@ class BpfObject:
             ptr = lib().bpf_program__attach_cgroup(self._program(name), cgroup_fd)
             err = _ptr_error(ptr)
         if err:
-            raise _fail(f"cannot attach {name} ({self.section(name)}) to a cgroup", err, lines)
+            what = f"cannot attach {name} ({self.section(name)}) to a cgroup"
+            raise _fail(what, err, lines)
         link = BpfLink(ptr, name)
         self.links.append(link)
         return link

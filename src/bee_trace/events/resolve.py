@@ -63,7 +63,7 @@ def follow(path: bytes, *, follow_last: bool = False) -> bytes:
     return normalize(real + b"/" + name)
 
 
-def absolute(
+def absolute(  # noqa: PLR0913 - the open's own arguments, plus where /proc is
     name: bytes,
     pid: int,
     tid: int,

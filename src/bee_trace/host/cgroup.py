@@ -75,8 +75,7 @@ def cgroup2_root(mounts: Path = PROC_MOUNTS, private: Path = PRIVATE_MOUNT) -> P
     except OSError as exc:
         name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
         msg = (
-            f"cgroup v2 is not mounted and mounting it at {private} failed: "
-            f"{name} ({exc.strerror})"
+            f"cgroup v2 is not mounted and mounting it at {private} failed: {name} ({exc.strerror})"
         )
         raise CgroupUnavailableError(msg) from exc
     log.info("mounted cgroup v2 at %s for enforcement", private)

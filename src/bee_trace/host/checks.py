@@ -124,7 +124,7 @@ PROBE_TRACEPOINT: Final = "events/syscalls/sys_enter_openat/id"
 
 
 def tracepoint_problems(paths: HostPaths) -> list[str]:
-    """Can libbpf find syscall tracepoints and read their ids?"""
+    """Check that libbpf can find syscall tracepoints and read their ids."""
     for base in (paths.tracefs, paths.debugfs_tracing):
         probe = base / PROBE_TRACEPOINT
         try:
@@ -132,14 +132,18 @@ def tracepoint_problems(paths: HostPaths) -> list[str]:
                 return []
         except PermissionError:
             return [
-                f"read access to {probe}: tracefs event ids are readable by root only "
-                "(run as root, or add CAP_DAC_OVERRIDE)"
+                (
+                    f"read access to {probe}: tracefs event ids are readable by root only "
+                    "(run as root, or add CAP_DAC_OVERRIDE)"
+                )
             ]
         except OSError:
             continue
     return [
-        f"syscall tracepoints: {paths.tracefs / PROBE_TRACEPOINT} does not exist "
-        "(a kernel built with CONFIG_FTRACE_SYSCALLS=y)"
+        (
+            f"syscall tracepoints: {paths.tracefs / PROBE_TRACEPOINT} does not exist "
+            "(a kernel built with CONFIG_FTRACE_SYSCALLS=y)"
+        )
     ]
 
 

@@ -12,8 +12,8 @@
 
 #include <linux/types.h>
 
-#define BT_COMM_LEN 16
-#define BT_PATH_MAX 4096
+#define BT_COMM_LEN	  16
+#define BT_PATH_MAX	  4096
 #define BT_FILTER_KEY_MAX 60
 
 enum bt_event_kind {

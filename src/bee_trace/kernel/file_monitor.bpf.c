@@ -13,16 +13,16 @@
  */
 #include "common.bpf.h"
 
-#define O_ACCMODE 00000003
-#define O_WRONLY 00000001
-#define O_PATH 010000000
-#define AT_FDCWD -100
-#define EPERM 1
-#define EACCES 13
+#define O_ACCMODE      00000003
+#define O_WRONLY       00000001
+#define O_PATH	       010000000
+#define AT_FDCWD       -100
+#define EPERM	       1
+#define EACCES	       13
 
-#define NAME_MAX 255
+#define NAME_MAX       255
 #define WALK_MAX_DEPTH 160
-#define SCRATCH_HALF BT_PATH_MAX
+#define SCRATCH_HALF   BT_PATH_MAX
 
 const volatile struct bt_file_config cfg = {};
 
@@ -335,8 +335,7 @@ static __always_inline __u64 prefix_directory(struct scratch *s, struct task_str
  * last component (and the one before) is what the pre-filter judges; user
  * space makes the name absolute.
  */
-static __always_inline void report_name(struct scratch *s, struct task_struct *task,
-					__u64 filename)
+static __always_inline void report_name(struct scratch *s, struct task_struct *task, __u64 filename)
 {
 	long n = bpf_probe_read_user_str(s->ev.path, sizeof(s->ev.path), (void *)filename);
 	__u64 end, base, pbase, len;
@@ -438,8 +437,7 @@ out:
 SEC("tracepoint/syscalls/sys_enter_open_by_handle_at")
 int enter_open_by_handle_at(struct syscall_enter_ctx *ctx)
 {
-	return remember_open(0, (__u32)ctx->args[2], (__s32)ctx->args[0],
-			     BT_SYS_OPEN_BY_HANDLE_AT);
+	return remember_open(0, (__u32)ctx->args[2], (__s32)ctx->args[0], BT_SYS_OPEN_BY_HANDLE_AT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open_by_handle_at")

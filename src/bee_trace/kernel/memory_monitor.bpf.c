@@ -11,27 +11,27 @@
  */
 #include "common.bpf.h"
 
-#define SIGKILL 9
+#define SIGKILL		 9
 #define PROC_SUPER_MAGIC 0x9fa0
-#define O_ACCMODE 00000003
+#define O_ACCMODE	 00000003
 
 /* ptrace requests that attach to the target or touch its memory or registers */
-#define PTRACE_PEEKTEXT 1
-#define PTRACE_PEEKDATA 2
-#define PTRACE_PEEKUSR 3
-#define PTRACE_POKETEXT 4
-#define PTRACE_POKEDATA 5
-#define PTRACE_POKEUSR 6
-#define PTRACE_GETREGS 12
-#define PTRACE_SETREGS 13
-#define PTRACE_GETFPREGS 14
-#define PTRACE_SETFPREGS 15
-#define PTRACE_ATTACH 16
+#define PTRACE_PEEKTEXT	  1
+#define PTRACE_PEEKDATA	  2
+#define PTRACE_PEEKUSR	  3
+#define PTRACE_POKETEXT	  4
+#define PTRACE_POKEDATA	  5
+#define PTRACE_POKEUSR	  6
+#define PTRACE_GETREGS	  12
+#define PTRACE_SETREGS	  13
+#define PTRACE_GETFPREGS  14
+#define PTRACE_SETFPREGS  15
+#define PTRACE_ATTACH	  16
 #define PTRACE_GETFPXREGS 18
 #define PTRACE_SETFPXREGS 19
-#define PTRACE_GETREGSET 0x4204
-#define PTRACE_SETREGSET 0x4205
-#define PTRACE_SEIZE 0x4206
+#define PTRACE_GETREGSET  0x4204
+#define PTRACE_SETREGSET  0x4205
+#define PTRACE_SEIZE	  0x4206
 
 const volatile struct bt_mem_config cfg = {};
 

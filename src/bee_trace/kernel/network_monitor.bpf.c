@@ -11,8 +11,8 @@
  */
 #include "common.bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 
@@ -147,7 +147,8 @@ static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *u
 		__builtin_memcpy(ev->daddr, sa.addr, 4);
 		return true;
 	}
-	if (family != AF_INET6 || len < sizeof(sa6) || bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
+	if (family != AF_INET6 || len < sizeof(sa6) ||
+	    bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
 		return false;
 	ev->dport = __builtin_bswap16(sa6.port);
 	if (is_v4_mapped(sa6.addr)) {

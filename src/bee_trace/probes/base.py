@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bee_trace.bpf import BpfObject
     from bee_trace.events.model import Event
     from bee_trace.events.records import EventHeader
@@ -70,7 +72,7 @@ class Probe(ABC):
             obj.attach(name)
         return names
 
-    def flush(self, obj: BpfObject, *, final: bool) -> list[Event]:
+    def flush(self, obj: BpfObject, *, final: bool) -> Sequence[Event]:
         """Events held back in the kernel or here (aggregates) that are now due.
 
         Called periodically while running and once, with ``final``, after

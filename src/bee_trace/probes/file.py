@@ -14,8 +14,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events import resolve
-from bee_trace.events.mounts import MountTable
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
+from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
 from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.probes.base import Probe, ProbeContext

@@ -15,12 +15,14 @@ import os
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
-from bee_trace.bpf import BpfObject
 from bee_trace.events.model import MemoryAccessEvent, ProcessInfo
 from bee_trace.events.records import COMM_LEN, EventHeader, EventKind, ExeId, MemConfig, MemEvent
 from bee_trace.probes.base import Probe
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
 
 log = logging.getLogger(__name__)
 

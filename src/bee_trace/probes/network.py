@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
-from bee_trace.bpf import BpfObject
 from bee_trace.events.model import NetworkConnectionEvent, ProcessInfo
 from bee_trace.events.records import (
     EventHeader,
@@ -38,6 +37,9 @@ from bee_trace.events.records import (
 )
 from bee_trace.host.cgroup import CgroupUnavailableError, cgroup2_root, v1_socket_controllers
 from bee_trace.probes.base import Probe, ProbeContext
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,10 @@ def _ts(boot_ns: int, offset_ns: int) -> datetime:
     )
 
 
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
 def _addr(family: int, raw: bytes) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if family == AF_INET:
         return ipaddress.IPv4Address(raw[:4])
@@ -103,7 +109,6 @@ class NetworkProbe(Probe):
         self.enforcing = False
         self._seen: dict[bytes, _Seen] = {}
         self._next_flush = 0.0
-        self._cgroup_fd: int | None = None
 
     def configure(self, obj: BpfObject) -> None:
         """Set the read-only globals; load the deny programs only to enforce."""
@@ -266,9 +271,8 @@ class NetworkProbe(Probe):
                 rec.hdr.ts_boot_ns = now_boot
                 out.append(self._event(rec, value.total - seen.accounted))
                 seen.accounted = value.total
-            elif value.total == seen.accounted and not Path(f"/proc/{seen.header.hdr.pid}").exists():
+            elif value.total == seen.accounted and not _alive(seen.header.hdr.pid):
                 # the process is gone and everything it sent is reported
                 table.delete(key)
                 del self._seen[key]
         return out
-
