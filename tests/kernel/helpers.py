@@ -117,40 +117,30 @@ def as_list(value: object) -> list[object]:
     return value
 
 
-def run_child(code: str, cwd: Path | None = None) -> int:
-    """Run a Python snippet in a child process; return its pid."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True, text=True
-    )
-    return int(proc.stdout.strip())
-
-
-# --- BPF programs currently loaded in the kernel, for leak checks ---
+# --- BPF programs a process holds, for leak checks ---
 
 _libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
-_libbpf.bpf_prog_get_next_id.argtypes = [ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]
 _libbpf.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
-_libbpf.bpf_obj_get_info_by_fd.argtypes = [
-    ctypes.c_int,
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_uint32),
-]
-_PROG_INFO_SIZE = 256
-_PROG_INFO_NAME_OFFSET = 64
 
 
-def loaded_program_names() -> list[str]:
-    """Names of every BPF program the kernel holds right now."""
-    names: list[str] = []
-    prog_id = ctypes.c_uint32(0)
-    while _libbpf.bpf_prog_get_next_id(prog_id.value, ctypes.byref(prog_id)) == 0:
-        fd = _libbpf.bpf_prog_get_fd_by_id(prog_id.value)
-        if fd < 0:
+def program_ids_of(pid: int) -> set[int]:
+    """IDs of the BPF programs a process holds open (from its fdinfo)."""
+    ids: set[int] = set()
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
             continue
-        info = ctypes.create_string_buffer(_PROG_INFO_SIZE)
-        size = ctypes.c_uint32(_PROG_INFO_SIZE)
-        if _libbpf.bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) == 0:
-            raw = info.raw[_PROG_INFO_NAME_OFFSET : _PROG_INFO_NAME_OFFSET + 16]
-            names.append(raw.split(b"\0", 1)[0].decode())
-        os.close(fd)
-    return names
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
+def program_exists(prog_id: int) -> bool:
+    """Whether the kernel still holds a BPF program with this ID."""
+    fd = _libbpf.bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        return False
+    os.close(fd)
+    return True

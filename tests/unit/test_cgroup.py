@@ -139,7 +139,7 @@ def test_v1_socket_controllers(tmp_path: Path, text: str, expected: list[str]) -
 # cgroup2_root
 
 
-def test_cgroup2_root_found_does_not_mount(tmp_path: Path, monkeypatch) -> None:
+def test_cgroup2_root_found_does_not_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def must_not_mount(target: Path) -> None:
         pytest.fail(f"mounted at {target}")
 
@@ -148,7 +148,9 @@ def test_cgroup2_root_found_does_not_mount(tmp_path: Path, monkeypatch) -> None:
     assert cgroup2_root(mounts, tmp_path / "private") == Path("/sys/fs/cgroup/unified")
 
 
-def test_cgroup2_root_absent_mounts_privately(tmp_path: Path, monkeypatch, caplog) -> None:
+def test_cgroup2_root_absent_mounts_privately(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     calls: list[Path] = []
     monkeypatch.setattr(cgroup, "_mount_cgroup2", calls.append)
     private = tmp_path / "run" / "cgroup2"
@@ -159,7 +161,9 @@ def test_cgroup2_root_absent_mounts_privately(tmp_path: Path, monkeypatch, caplo
 
 
 @pytest.mark.parametrize("err", [errno.EPERM, errno.ENODEV, errno.EBUSY])
-def test_cgroup2_root_mount_failure(tmp_path: Path, monkeypatch, err: int) -> None:
+def test_cgroup2_root_mount_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int
+) -> None:
     def refuse(target: Path) -> None:
         raise OSError(err, os.strerror(err), str(target))
 
@@ -175,7 +179,9 @@ def test_cgroup2_root_mount_failure(tmp_path: Path, monkeypatch, err: int) -> No
     assert info.value.__cause__.errno == err
 
 
-def test_cgroup2_root_mount_failure_without_errno(tmp_path: Path, monkeypatch) -> None:
+def test_cgroup2_root_mount_failure_without_errno(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(target: Path) -> None:
         raise OSError(str(target))
 
@@ -184,7 +190,9 @@ def test_cgroup2_root_mount_failure_without_errno(tmp_path: Path, monkeypatch) -
         cgroup2_root(mounts_file(tmp_path, BASE), tmp_path / "private")
 
 
-def test_cgroup2_root_unknown_errno_is_shown_as_a_number(tmp_path: Path, monkeypatch) -> None:
+def test_cgroup2_root_unknown_errno_is_shown_as_a_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(target: Path) -> None:
         raise OSError(9999, "odd", str(target))
 
@@ -215,7 +223,7 @@ class FakeLibc:
         self.mount = FakeFunction(rc)
 
 
-def fake_ctypes(monkeypatch, libc: FakeLibc, err: int = 0) -> None:
+def fake_ctypes(monkeypatch: pytest.MonkeyPatch, libc: FakeLibc, err: int = 0) -> None:
     import ctypes  # noqa: PLC0415 - the real types, under the fake CDLL
 
     def cdll(name: object, *, use_errno: bool = False) -> FakeLibc:
@@ -233,7 +241,9 @@ def fake_ctypes(monkeypatch, libc: FakeLibc, err: int = 0) -> None:
     monkeypatch.setattr(cgroup, "ctypes", fake)
 
 
-def test_mount_cgroup2_makes_the_directory_and_calls_mount(tmp_path: Path, monkeypatch) -> None:
+def test_mount_cgroup2_makes_the_directory_and_calls_mount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     libc = FakeLibc(rc=0)
     fake_ctypes(monkeypatch, libc)
     target = tmp_path / "run" / "bee-trace" / "cgroup2"
@@ -244,7 +254,9 @@ def test_mount_cgroup2_makes_the_directory_and_calls_mount(tmp_path: Path, monke
     assert len(libc.mount.argtypes) == 5
 
 
-def test_mount_cgroup2_failure_raises_oserror_with_errno(tmp_path: Path, monkeypatch) -> None:
+def test_mount_cgroup2_failure_raises_oserror_with_errno(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_ctypes(monkeypatch, FakeLibc(rc=-1), err=errno.EPERM)
     target = tmp_path / "cgroup2"
     with pytest.raises(OSError, match="Operation not permitted") as info:
@@ -253,7 +265,9 @@ def test_mount_cgroup2_failure_raises_oserror_with_errno(tmp_path: Path, monkeyp
     assert info.value.filename == str(target)
 
 
-def test_cgroup2_root_through_a_refused_mount(tmp_path: Path, monkeypatch) -> None:
+def test_cgroup2_root_through_a_refused_mount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_ctypes(monkeypatch, FakeLibc(rc=-1), err=errno.EPERM)
     private = tmp_path / "cgroup2"
     with pytest.raises(CgroupUnavailableError) as info:

@@ -8,6 +8,7 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -18,6 +19,10 @@ from bee_trace.events.resolve import AT_FDCWD
 from bee_trace.policy import FilterKind, kernel_filter_keys, parse_policy
 from bee_trace.probes.base import ProbeContext, object_path
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
+    from bee_trace.events.model import FileAccessEvent
 
 BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
 SELF_PID = 777
@@ -86,9 +91,14 @@ def record(  # noqa: PLR0913 - one keyword per field a test may change
     return rec.hdr, bytes(rec)[:size]
 
 
-def decode(probe: FileProbe, path: bytes, **fields: object):
+def decode(probe: FileProbe, path: bytes, **fields: object) -> FileAccessEvent | None:
     header, raw = record(path, **fields)  # type: ignore[arg-type]
     return probe.decode(header, raw)
+
+
+def bpf(fake: object) -> BpfObject:
+    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
+    return cast("BpfObject", fake)
 
 
 def ours() -> dict[str, int]:
@@ -216,7 +226,7 @@ def test_decode_as_passed_absolute(probe: FileProbe) -> None:
 
 
 def test_decode_as_passed_relative_to_our_cwd(
-    probe: FileProbe, tmp_path: Path, monkeypatch
+    probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     event = decode(
@@ -309,7 +319,7 @@ def test_decode_directory_symlinks_are_followed_for_any_failure(
 
 
 def test_decode_denied_relative_symlink_from_our_cwd(
-    probe: FileProbe, tmp_path: Path, monkeypatch
+    probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "id_rsa").write_bytes(b"key")
     (tmp_path / "innocent").symlink_to("id_rsa")
@@ -346,7 +356,7 @@ MOUNTINFO = (
 
 
 @pytest.fixture
-def mounted(probe: FileProbe, tmp_path: Path, monkeypatch) -> FileProbe:
+def mounted(probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FileProbe:
     source = tmp_path / "mountinfo"
     source.write_bytes(MOUNTINFO)
     monkeypatch.setattr(probe, "_mounts", MountTable(source))
@@ -392,7 +402,9 @@ def test_decode_fs_relative_unlocated_refined_away(mounted: FileProbe) -> None:
     assert decode(mounted, path, source=PathSource.FS_RELATIVE, dev=DATA_DEV) is None
 
 
-def test_decode_fs_relative_mounted_since(probe: FileProbe, tmp_path: Path, monkeypatch) -> None:
+def test_decode_fs_relative_mounted_since(
+    probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = tmp_path / "mountinfo"
     source.write_bytes(b"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n")
     monkeypatch.setattr(probe, "_mounts", MountTable(source))
@@ -408,7 +420,7 @@ def test_decode_fs_relative_mounted_since(probe: FileProbe, tmp_path: Path, monk
 
 
 def test_decode_resolved_does_not_consult_mounts(
-    probe: FileProbe, tmp_path: Path, monkeypatch
+    probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(probe, "_mounts", MountTable(tmp_path / "absent"))
     event = decode(probe, b"/data/.ssh/id_rsa", dev=DATA_DEV)
@@ -441,7 +453,7 @@ class FakeObject:
 
 def configured(probe: FileProbe) -> records.FileConfig:
     obj = FakeObject()
-    probe.configure(obj)
+    probe.configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
     assert len(initial) == ctypes.sizeof(records.FileConfig)
@@ -484,7 +496,7 @@ def test_configure_empty_policy() -> None:
 
 def test_populate_writes_exactly_the_filter_keys(probe: FileProbe) -> None:
     obj = FakeObject()
-    probe.populate(obj)
+    probe.populate(bpf(obj))
     written = [
         (records.FilterKey.from_buffer_copy(key), value) for key, value in obj.map("filter").updates
     ]
@@ -506,7 +518,7 @@ def test_populate_writes_exactly_the_filter_keys(probe: FileProbe) -> None:
 
 def test_populate_keys_are_the_kernel_layout(probe: FileProbe) -> None:
     obj = FakeObject()
-    probe.populate(obj)
+    probe.populate(bpf(obj))
     for key, _ in obj.map("filter").updates:
         assert len(key) == ctypes.sizeof(records.FilterKey)
         parsed = records.FilterKey.from_buffer_copy(key)
@@ -521,7 +533,7 @@ def test_populate_shared_keys_written_once() -> None:
         '    - id_rsa\n    - /root/.ssh/id_rsa\n    - "/home/*/.ssh/id_rsa"\n'
     )
     obj = FakeObject()
-    make_probe(text).populate(obj)
+    make_probe(text).populate(bpf(obj))
     ((key, _),) = obj.map("filter").updates
     parsed = records.FilterKey.from_buffer_copy(key)
     assert (parsed.kind, parsed.value) == (FilterKind.NAME, b"id_rsa")
@@ -529,7 +541,7 @@ def test_populate_shared_keys_written_once() -> None:
 
 def test_populate_empty_policy() -> None:
     obj = FakeObject()
-    make_probe("version: 1\nfiles:\n  watch_read: []\n").populate(obj)
+    make_probe("version: 1\nfiles:\n  watch_read: []\n").populate(bpf(obj))
     assert obj.map("filter").updates == []
 
 

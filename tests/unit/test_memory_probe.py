@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -24,6 +25,10 @@ from bee_trace.probes.memory import (
     kernel_dev,
     target_tgid,
 )
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
+    from bee_trace.events.model import MemoryAccessEvent
 
 BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
 SELF_PID = 777
@@ -84,8 +89,13 @@ def record(  # noqa: PLR0913 - one keyword per field a test may change
     return rec
 
 
-def decode(probe: MemoryProbe, rec: MemEvent):
+def decode(probe: MemoryProbe, rec: MemEvent) -> MemoryAccessEvent | None:
     return probe.decode(rec.hdr, bytes(rec))
+
+
+def bpf(fake: object) -> BpfObject:
+    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
+    return cast("BpfObject", fake)
 
 
 # _access
@@ -394,7 +404,7 @@ def test_configure(*, enforce: bool, watch: tuple[bool, bool, bool]) -> None:
     )
     ctx = ProbeContext(policy=parse_policy(text, "test"), self_pid=SELF_PID, boot_to_utc_ns=0)
     obj = FakeObject()
-    MemoryProbe(ctx).configure(obj)
+    MemoryProbe(ctx).configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
     assert len(initial) == ctypes.sizeof(MemConfig)
@@ -404,10 +414,10 @@ def test_configure(*, enforce: bool, watch: tuple[bool, bool, bool]) -> None:
     assert (cfg.watch_ptrace, cfg.watch_process_vm, cfg.watch_proc_mem) == tuple(map(int, watch))
 
 
-def test_populate_writes_comms_and_executables(caplog) -> None:
+def test_populate_writes_comms_and_executables(caplog: pytest.LogCaptureFixture) -> None:
     obj = FakeObject()
     with caplog.at_level(logging.INFO, logger="bee_trace.probes.memory"):
-        make_probe().populate(obj)
+        make_probe().populate(bpf(obj))
     comms = obj.map("allowed_comms").updates
     # padded with NULs to the kernel's 16 bytes
     assert comms == [
@@ -423,9 +433,9 @@ def test_populate_writes_comms_and_executables(caplog) -> None:
     assert "memory enforcement on" not in caplog.text
 
 
-def test_populate_says_when_enforcing(caplog) -> None:
+def test_populate_says_when_enforcing(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bee_trace.probes.memory"):
-        make_probe(enforce=True).populate(FakeObject())
+        make_probe(enforce=True).populate(bpf(FakeObject()))
     assert "memory enforcement on: accessors not allowed are killed" in caplog.text
 
 
@@ -434,7 +444,7 @@ def test_populate_of_an_empty_allow_list() -> None:
         policy=parse_policy("version: 1\n", "test"), self_pid=SELF_PID, boot_to_utc_ns=0
     )
     obj = FakeObject()
-    MemoryProbe(ctx).populate(obj)
+    MemoryProbe(ctx).populate(bpf(obj))
     assert obj.map("allowed_comms").updates == []
     assert obj.map("allowed_exes").updates == []
 
@@ -444,11 +454,11 @@ def test_populate_of_an_empty_allow_list() -> None:
 
 def test_attach_attaches_every_program(probe: MemoryProbe) -> None:
     obj = FakeObject()
-    names = probe.attach(obj)
+    names = probe.attach(bpf(obj))
     assert names == obj.program_names()
     assert obj.attached == names
 
 
 @pytest.mark.parametrize("final", [False, True])
 def test_flush_holds_nothing_back(probe: MemoryProbe, *, final: bool) -> None:
-    assert probe.flush(FakeObject(), final=final) == []
+    assert probe.flush(bpf(FakeObject()), final=final) == []

@@ -10,6 +10,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -33,6 +34,10 @@ from bee_trace.probes.network import (
     NetSyscall,
     NetworkProbe,
 )
+
+if TYPE_CHECKING:
+    from bee_trace.bpf import BpfObject
+    from bee_trace.events.model import NetworkConnectionEvent
 
 TCP, UDP = 6, 17
 BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
@@ -110,8 +115,13 @@ def udp(**changes: object) -> NetEvent:
     return record(**fields)  # type: ignore[arg-type]
 
 
-def decode(probe: NetworkProbe, rec: NetEvent):
+def decode(probe: NetworkProbe, rec: NetEvent) -> NetworkConnectionEvent | None:
     return probe.decode(rec.hdr, bytes(rec))
+
+
+def bpf(fake: object) -> BpfObject:
+    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
+    return cast("BpfObject", fake)
 
 
 # decoding
@@ -445,7 +455,7 @@ def obj() -> FakeObject:
 
 
 @pytest.fixture
-def unthrottled(monkeypatch) -> None:
+def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
     # every flush looks at the table, however soon after the last
     monkeypatch.setattr(network, "_FLUSH_EVERY_S", -1.0)
 
@@ -454,15 +464,15 @@ def unthrottled(monkeypatch) -> None:
 
 
 def test_flush_of_an_empty_table(probe: NetworkProbe, obj: FakeObject) -> None:
-    assert probe.flush(obj, final=False) == []
-    assert probe.flush(obj, final=True) == []
+    assert probe.flush(bpf(obj), final=False) == []
+    assert probe.flush(bpf(obj), final=True) == []
 
 
 def test_flush_nothing_due_within_the_window(probe: NetworkProbe, obj: FakeObject) -> None:
     rec = udp(total=1, pid=LIVE_PID)
     decode(probe, rec)
     put(obj, rec, total=4, last_emit_ns=now_boot())
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     assert obj.map("udp_agg").deleted == []
 
 
@@ -471,7 +481,7 @@ def test_flush_due_after_the_window(probe: NetworkProbe, obj: FakeObject) -> Non
     decode(probe, rec)
     put(obj, rec, total=4, last_emit_ns=now_boot() - 10 * UDP_WINDOW_NS)
     before = now_boot()
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 3
     assert event.daddr == "198.51.100.4"
     assert event.dport == 123
@@ -489,7 +499,7 @@ def test_flush_just_at_one_window_is_due(probe: NetworkProbe, obj: FakeObject) -
     rec = udp(total=1, pid=LIVE_PID)
     decode(probe, rec)
     put(obj, rec, total=2, last_emit_ns=now_boot() - UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 1
 
 
@@ -500,10 +510,10 @@ def test_flush_accounts_what_it_reported(
     rec = udp(total=1, pid=LIVE_PID)
     decode(probe, rec)
     key = put(obj, rec, total=4, last_emit_ns=now_boot() - 10 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 3
     # nothing new: nothing reported, and a live process's entry stays
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     assert key in obj.map("udp_agg").entries
     # the event for total 4 arrives late from the ring: already reported
     assert decode(probe, udp(total=4, pid=LIVE_PID)) is None
@@ -512,19 +522,19 @@ def test_flush_accounts_what_it_reported(
     assert later is not None
     assert later.count == 2
     put(obj, rec, total=9, last_emit_ns=now_boot() - 10 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 3
 
 
 def test_flush_is_throttled(probe: NetworkProbe, obj: FakeObject) -> None:
     rec = udp(total=1, pid=LIVE_PID)
     decode(probe, rec)
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     # due now, but the last look was a moment ago
     put(obj, rec, total=3, last_emit_ns=now_boot() - 10 * UDP_WINDOW_NS)
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     # a final flush is never throttled
-    (event,) = probe.flush(obj, final=True)
+    (event,) = probe.flush(bpf(obj), final=True)
     assert event.count == 2
 
 
@@ -538,7 +548,7 @@ def test_flush_final_reports_everything(probe: NetworkProbe, obj: FakeObject) ->
     put(obj, a, total=5, last_emit_ns=recent)
     put(obj, b, total=2, last_emit_ns=recent)  # nothing left to report
     put(obj, c, total=4, last_emit_ns=recent)
-    events = probe.flush(obj, final=True)
+    events = probe.flush(bpf(obj), final=True)
     assert sorted((e.daddr, e.count) for e in events) == [("192.0.2.1", 4), ("192.0.2.3", 1)]
 
 
@@ -549,12 +559,12 @@ def test_flush_reports_an_unseen_key_after_two_windows(
     # its first event never reached decode
     rec = udp(pid=LIVE_PID, daddr="198.51.100.9", dport=514, result=-errno.EPERM)
     key = put(obj, rec, total=6, last_emit_ns=now_boot())
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     # one window: still maybe in the ring
     put(obj, rec, total=6, last_emit_ns=now_boot() - 3 * UDP_WINDOW_NS // 2)
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     put(obj, rec, total=6, last_emit_ns=now_boot() - 2 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 6
     assert event.daddr == "198.51.100.9"
     assert event.dport == 514
@@ -589,7 +599,7 @@ def test_flush_unseen_key_blocked_from_policy(
     probe.enforcing = True
     rec = udp(pid=LIVE_PID, daddr=daddr, result=-errno.EPERM)
     put(obj, rec, total=2, last_emit_ns=now_boot() - 5 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.blocked is True
     assert event.rule == rule
     assert event.action == "denied"
@@ -598,7 +608,7 @@ def test_flush_unseen_key_blocked_from_policy(
 def test_flush_unseen_key_of_a_dead_process(probe: NetworkProbe, obj: FakeObject) -> None:
     rec = udp(pid=DEAD_PID)
     put(obj, rec, total=2, last_emit_ns=now_boot())
-    (event,) = probe.flush(obj, final=True)
+    (event,) = probe.flush(bpf(obj), final=True)
     assert event.process.pid == DEAD_PID
     assert event.process.comm == b"?"
     assert event.count == 2
@@ -607,7 +617,7 @@ def test_flush_unseen_key_of_a_dead_process(probe: NetworkProbe, obj: FakeObject
 def test_flush_unseen_key_final_does_not_wait(probe: NetworkProbe, obj: FakeObject) -> None:
     rec = udp(pid=LIVE_PID, syscall=NetSyscall.SENDMSG, daddr="2001:db8::7")
     put(obj, rec, total=1, last_emit_ns=now_boot())
-    (event,) = probe.flush(obj, final=True)
+    (event,) = probe.flush(bpf(obj), final=True)
     assert event.syscall == "sendmsg"
     assert event.family == "AF_INET6"
     assert event.daddr == "2001:db8::7"
@@ -623,7 +633,7 @@ def test_flush_deletes_accounted_entries_of_dead_processes(
     decode(probe, live)
     dead_key = put(obj, dead, total=3, last_emit_ns=now_boot())
     live_key = put(obj, live, total=3, last_emit_ns=now_boot())
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     table = obj.map("udp_agg")
     assert table.deleted == [dead_key]
     assert list(table.entries) == [live_key]
@@ -641,14 +651,14 @@ def test_flush_keeps_dead_entries_with_sends_not_yet_reported(
     decode(probe, rec)
     key = put(obj, rec, total=3, last_emit_ns=now_boot())
     # not due yet, and two sends are unreported: kept
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     assert obj.map("udp_agg").deleted == []
     # due: reported, then deleted at the next look
     put(obj, rec, total=3, last_emit_ns=now_boot() - 10 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 2
     assert obj.map("udp_agg").deleted == []
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     assert obj.map("udp_agg").deleted == [key]
 
 
@@ -658,9 +668,9 @@ def test_flush_unseen_key_of_a_dead_process_reported_then_deleted(
     del unthrottled
     rec = udp(pid=DEAD_PID)
     key = put(obj, rec, total=2, last_emit_ns=now_boot() - 3 * UDP_WINDOW_NS)
-    (event,) = probe.flush(obj, final=False)
+    (event,) = probe.flush(bpf(obj), final=False)
     assert event.count == 2
-    assert probe.flush(obj, final=False) == []
+    assert probe.flush(bpf(obj), final=False) == []
     assert obj.map("udp_agg").deleted == [key]
     assert obj.map("udp_agg").entries == {}
 
@@ -668,7 +678,7 @@ def test_flush_unseen_key_of_a_dead_process_reported_then_deleted(
 def test_flush_skips_a_key_gone_before_its_lookup(probe: NetworkProbe, obj: FakeObject) -> None:
     rec = udp(pid=LIVE_PID)
     obj.map("udp_agg").vanishing.add(udp_key(rec))
-    assert probe.flush(obj, final=True) == []
+    assert probe.flush(bpf(obj), final=True) == []
 
 
 # configure, populate, programs, attach
@@ -684,7 +694,7 @@ def test_configure(*, policy_enforce: bool, flag: bool, expected: bool) -> None:
     assert probe.enforce is expected
     assert probe.enforcing is False
     obj = FakeObject()
-    probe.configure(obj)
+    probe.configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
     cfg = NetConfig.from_buffer_copy(initial)
@@ -695,7 +705,7 @@ def test_configure(*, policy_enforce: bool, flag: bool, expected: bool) -> None:
 
 
 def test_populate_writes_each_network_into_its_trie(probe: NetworkProbe, obj: FakeObject) -> None:
-    probe.populate(obj)
+    probe.populate(bpf(obj))
     v4 = [(LpmV4.from_buffer_copy(k), v) for k, v in obj.map("blocked_v4").entries.items()]
     v6 = [(LpmV6.from_buffer_copy(k), v) for k, v in obj.map("blocked_v6").entries.items()]
     assert sorted((k.prefixlen, bytes(k.addr), v) for k, v in v4) == [
@@ -708,32 +718,39 @@ def test_populate_writes_each_network_into_its_trie(probe: NetworkProbe, obj: Fa
 
 
 def test_populate_of_an_empty_list(obj: FakeObject) -> None:
-    make_probe("version: 1\n").populate(obj)
+    make_probe("version: 1\n").populate(bpf(obj))
     assert obj.map("blocked_v4").entries == {}
     assert obj.map("blocked_v6").entries == {}
 
 
 def test_programs_leave_out_the_deny_programs(probe: NetworkProbe, obj: FakeObject) -> None:
-    assert probe.programs(obj) == ["enter_connect", "exit_connect"]
+    assert probe.programs(bpf(obj)) == ["enter_connect", "exit_connect"]
 
 
-def test_attach_monitoring_only(probe: NetworkProbe, obj: FakeObject, monkeypatch) -> None:
+def test_attach_monitoring_only(
+    probe: NetworkProbe, obj: FakeObject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def must_not_look() -> None:
         pytest.fail("looked for cgroup v2 without enforcement")
 
     monkeypatch.setattr(network, "cgroup2_root", must_not_look)
-    assert probe.attach(obj) == ["enter_connect", "exit_connect"]
+    assert probe.attach(bpf(obj)) == ["enter_connect", "exit_connect"]
     assert obj.attached == ["enter_connect", "exit_connect"]
     assert obj.cgroup_attached == []
     assert probe.enforcing is False
 
 
-def test_attach_enforcing(obj: FakeObject, monkeypatch, tmp_path: Path, caplog) -> None:
+def test_attach_enforcing(
+    obj: FakeObject,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     probe = make_probe(enforce=True)
     monkeypatch.setattr(network, "cgroup2_root", lambda: tmp_path)
     monkeypatch.setattr(network, "v1_socket_controllers", lambda: ["net_cls"])
     with caplog.at_level(logging.INFO, logger="bee_trace.probes.network"):
-        names = probe.attach(obj)
+        names = probe.attach(bpf(obj))
     assert names == ["enter_connect", "exit_connect", *network._ENFORCE_PROGRAMS]  # noqa: SLF001
     assert [name for name, _ in obj.cgroup_attached] == list(network._ENFORCE_PROGRAMS)  # noqa: SLF001
     # the cgroup directory was closed after attaching
@@ -749,7 +766,7 @@ def test_attach_enforcing(obj: FakeObject, monkeypatch, tmp_path: Path, caplog) 
 
 
 def test_attach_enforcing_closes_the_cgroup_on_failure(
-    obj: FakeObject, monkeypatch, tmp_path: Path
+    obj: FakeObject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     probe = make_probe(enforce=True)
     monkeypatch.setattr(network, "cgroup2_root", lambda: tmp_path)
@@ -762,13 +779,15 @@ def test_attach_enforcing_closes_the_cgroup_on_failure(
 
     monkeypatch.setattr(obj, "attach_cgroup", refuse)
     with pytest.raises(OSError, match="deny_connect4"):
-        probe.attach(obj)
+        probe.attach(bpf(obj))
     assert probe.enforcing is False
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(fds[0])
 
 
-def test_attach_without_cgroup2_monitors_only(obj: FakeObject, monkeypatch, caplog) -> None:
+def test_attach_without_cgroup2_monitors_only(
+    obj: FakeObject, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     probe = make_probe(enforce=True)
 
     def unavailable() -> Path:
@@ -777,7 +796,7 @@ def test_attach_without_cgroup2_monitors_only(obj: FakeObject, monkeypatch, capl
 
     monkeypatch.setattr(network, "cgroup2_root", unavailable)
     with caplog.at_level(logging.WARNING, logger="bee_trace.probes.network"):
-        assert probe.attach(obj) == ["enter_connect", "exit_connect"]
+        assert probe.attach(bpf(obj)) == ["enter_connect", "exit_connect"]
     assert probe.enforcing is False
     assert obj.cgroup_attached == []
     assert "network enforcement unavailable, monitoring only" in caplog.text
