@@ -13,9 +13,13 @@ warns.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
+
+# run the tools of the environment nox itself runs in (.venv), whatever PATH says
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["all"]

@@ -69,7 +69,9 @@ def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> Non
     target.write_text("x")
     policy = tmp_path / "policy.yml"
     policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n")
-    with BeeTrace("--config", str(policy), output=tmp_path / "out.jsonl") as bee:
+    with BeeTrace(
+        "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
+    ) as bee:
         os.kill(bee.pid, signal.SIGSTOP)
         try:
             pid = _flood(target, FLOOD_OPENS)
