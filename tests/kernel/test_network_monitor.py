@@ -173,6 +173,33 @@ def test_udp_sends_are_aggregated_with_a_count(net: Net) -> None:
     assert len(events) < 20, "repeated sends must be folded, not one event each"
 
 
+def test_udplite_and_af_unspec_destinations_are_reported(net: Net) -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    port = rx.getsockname()[1]
+    try:
+        pid_lite, _ = _child(
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\n"
+            f"s.sendto(b'x', ('127.0.0.1', {port}))"
+        )
+        # sin_family AF_UNSPEC on an IPv4 socket: the kernel sends it as IPv4
+        pid_unspec, _ = _child(
+            "import ctypes, struct\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"sa = struct.pack('!HH4s8x', 0, {port}, socket.inet_aton('127.0.0.1'))\n"
+            "sa = struct.pack('=H', 0) + sa[2:]\n"
+            "n = libc.sendto(s.fileno(), b'y', 1, 0, sa, len(sa))\n"
+            "assert n == 1, ctypes.get_errno()"
+        )
+    finally:
+        rx.close()
+    (lite,) = net.wait_for(pid_lite)
+    assert (lite["protocol"], lite["daddr"], lite["dport"]) == ("udplite", "127.0.0.1", port)
+    (unspec,) = net.wait_for(pid_unspec)
+    assert (unspec["family"], unspec["daddr"], unspec["dport"]) == ("AF_INET", "127.0.0.1", port)
+
+
 def test_blocked_destination_is_flagged(net: Net) -> None:
     srv = socket.socket()
     srv.bind((BLOCKED_HOST, 0))
@@ -187,6 +214,12 @@ def test_blocked_destination_is_flagged(net: Net) -> None:
     assert event["rule"] == "127.77.0.0/16"
     assert event["result"] == 0
     assert event["action"] == "allowed"
+
+
+_UDPLITE_CREATE = (
+    "try:\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\n    print('created')\n"
+    "except PermissionError:\n    print('EPERM')"
+)
 
 
 def _enforce_connect(port: int) -> tuple[int, str]:
@@ -225,7 +258,12 @@ def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: i
                 if len(mine) >= 2:
                     break
                 time.sleep(0.05)
+            # UDP-Lite cannot be created while enforcing (no connect hook covers it)
+            _, lite = _child(_UDPLITE_CREATE)
             run = bee.stop()
+        assert lite == "EPERM"
+        _, lite_after = _child(_UDPLITE_CREATE)
+        assert lite_after == "created"
         assert run.returncode == 0, run.stderr
         assert printed.splitlines() == ["EPERM", "ok"]
         denied = next(e for e in mine if e["daddr"] == BLOCKED_HOST)

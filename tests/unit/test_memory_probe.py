@@ -321,11 +321,15 @@ def test_decode_proc_mem_of_a_gone_target_is_reported(probe: MemoryProbe) -> Non
 
 
 @pytest.mark.parametrize("operation", [MemOperation.PTRACE, MemOperation.VM_READV])
-def test_decode_only_proc_mem_is_filtered_for_own_threads(
-    probe: MemoryProbe, operation: int
-) -> None:
-    # the kernel does not report these for the process itself; if it did, they would show
+def test_decode_filters_own_threads_for_every_operation(probe: MemoryProbe, operation: int) -> None:
+    # another of the caller's own threads, named by thread id: still itself
     rec = record(operation=operation, request=PtraceRequest.PTRACE_PEEKDATA, pid=OUR_PID)
+    assert decode(probe, rec) is None
+
+
+def test_decode_keeps_targets_of_a_caller_in_another_pid_namespace(probe: MemoryProbe) -> None:
+    # a caller whose pid namespace cannot be read (gone) is never judged by our /proc
+    rec = record(operation=MemOperation.VM_READV, target_pid=OUR_PID, pid=DEAD_PID)
     assert decode(probe, rec) is not None
 
 

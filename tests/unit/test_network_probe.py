@@ -437,6 +437,9 @@ def udp_key(rec: NetEvent) -> bytes:
     key.family = rec.family
     key.dport = rec.dport
     key.syscall = rec.syscall
+    key.protocol = rec.protocol
+    key.uid = rec.hdr.uid
+    key.comm = bytes(rec.hdr.comm)
     key.daddr[:] = list(rec.daddr)
     return bytes(key)
 
@@ -574,10 +577,10 @@ def test_flush_reports_an_unseen_key_after_two_windows(
     assert event.syscall == "sendto"
     assert event.blocked is False
     assert event.rule is None
-    # pid and comm from the key and /proc; the thread is not known
+    # pid, uid and comm from the key; the thread is not known
     assert event.process.pid == LIVE_PID
     assert event.process.tid == LIVE_PID
-    assert event.process.comm == OUR_COMM
+    assert event.process.comm == b"curl"
     # the late first event is then stale
     late = udp(total=1, pid=LIVE_PID, daddr="198.51.100.9", dport=514, result=-errno.EPERM)
     assert decode(probe, late) is None
@@ -610,7 +613,7 @@ def test_flush_unseen_key_of_a_dead_process(probe: NetworkProbe, obj: FakeObject
     put(obj, rec, total=2, last_emit_ns=now_boot())
     (event,) = probe.flush(bpf(obj), final=True)
     assert event.process.pid == DEAD_PID
-    assert event.process.comm == b"?"
+    assert event.process.comm == b"curl"
     assert event.count == 2
 
 

@@ -135,7 +135,8 @@ def _print(level: int, fmt: bytes | None, ap: int | None) -> int:
         return 0
     buf = ctypes.create_string_buffer(4096)
     _libc.vsnprintf(buf, len(buf), fmt, ap)
-    text = buf.value.decode("utf-8", "replace").rstrip("\n")
+    # libbpf starts its own messages with "libbpf: "; we add that prefix ourselves
+    text = buf.value.decode("utf-8", "replace").rstrip("\n").removeprefix("libbpf: ")
     if _captured is not None and level <= _LIBBPF_INFO:
         _captured.append(text)
     log.debug("libbpf: %s", text)

@@ -133,11 +133,14 @@ class UdpKey(ctypes.Structure):
     _fields_ = (
         ("tgid", ctypes.c_uint32),
         ("result", ctypes.c_int32),
+        ("uid", ctypes.c_uint32),
         ("family", ctypes.c_uint16),
         ("dport", ctypes.c_uint16),
         ("syscall", ctypes.c_uint8),
-        ("_pad", ctypes.c_uint8 * 3),
+        ("protocol", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 6),
         ("daddr", ctypes.c_uint8 * 16),
+        ("comm", ctypes.c_char * COMM_LEN),
     )
 
 

@@ -132,11 +132,15 @@ struct bt_lpm_v6 {
 struct bt_udp_key {
 	__u32 tgid;
 	__s32 result;
+	/* a process that changes identity starts a new aggregate */
+	__u32 uid;
 	__u16 family;
 	__u16 dport;
 	__u8 syscall;
-	__u8 _pad[3];
+	__u8 protocol;
+	__u8 _pad[6];
 	__u8 daddr[16];
+	char comm[BT_COMM_LEN];
 };
 
 struct bt_udp_value {

@@ -91,6 +91,32 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+struct upid {
+	int nr;
+	void *ns;
+};
+
+struct hlist_node {
+	struct hlist_node *next;
+};
+
+struct hlist_head {
+	struct hlist_node *first;
+};
+
+/* include/linux/pid.h */
+struct pid {
+	unsigned int level;
+	struct hlist_head tasks[4];
+	struct upid numbers[1];
+};
+
+/* fs/proc/internal.h: private to the kernel, but present in its BTF */
+struct proc_inode {
+	struct pid *pid;
+	struct inode vfs_inode;
+};
+
 struct fs_struct {
 	struct path root;
 	struct path pwd;
@@ -103,6 +129,9 @@ struct task_struct {
 	struct files_struct *files;
 	struct mm_struct *mm;
 	struct fs_struct *fs;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+	struct hlist_node pid_links[4];
 };
 
 struct open_how {

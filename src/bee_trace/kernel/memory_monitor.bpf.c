@@ -16,22 +16,24 @@
 #define O_ACCMODE	 00000003
 
 /* ptrace requests that attach to the target or touch its memory or registers */
-#define PTRACE_PEEKTEXT	  1
-#define PTRACE_PEEKDATA	  2
-#define PTRACE_PEEKUSR	  3
-#define PTRACE_POKETEXT	  4
-#define PTRACE_POKEDATA	  5
-#define PTRACE_POKEUSR	  6
-#define PTRACE_GETREGS	  12
-#define PTRACE_SETREGS	  13
-#define PTRACE_GETFPREGS  14
-#define PTRACE_SETFPREGS  15
-#define PTRACE_ATTACH	  16
-#define PTRACE_GETFPXREGS 18
-#define PTRACE_SETFPXREGS 19
-#define PTRACE_GETREGSET  0x4204
-#define PTRACE_SETREGSET  0x4205
-#define PTRACE_SEIZE	  0x4206
+#define PTRACE_PEEKTEXT		1
+#define PTRACE_PEEKDATA		2
+#define PTRACE_PEEKUSR		3
+#define PTRACE_POKETEXT		4
+#define PTRACE_POKEDATA		5
+#define PTRACE_POKEUSR		6
+#define PTRACE_GETREGS		12
+#define PTRACE_SETREGS		13
+#define PTRACE_GETFPREGS	14
+#define PTRACE_SETFPREGS	15
+#define PTRACE_ATTACH		16
+#define PTRACE_GETFPXREGS	18
+#define PTRACE_SETFPXREGS	19
+#define PTRACE_GETREGSET	0x4204
+#define PTRACE_SETREGSET	0x4205
+#define PTRACE_SEIZE		0x4206
+#define PTRACE_ARCH_PRCTL	30
+#define PTRACE_SET_SYSCALL_INFO 0x4212
 
 const volatile struct bt_mem_config cfg = {};
 
@@ -40,14 +42,14 @@ const struct bt_mem_event *bt_mem_event_btf __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct bt_mem_event);
 } pending SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u32);
 } pending_open SEC(".maps");
@@ -92,6 +94,8 @@ static __always_inline bool watched_ptrace_request(__u64 req)
 	case PTRACE_GETREGSET:
 	case PTRACE_SETREGSET:
 	case PTRACE_SEIZE:
+	case PTRACE_ARCH_PRCTL:
+	case PTRACE_SET_SYSCALL_INFO:
 		return true;
 	}
 	return false;
@@ -115,18 +119,39 @@ static __always_inline bool caller_allowed(struct task_struct *task)
 	return bpf_map_lookup_elem(&allowed_exes, &exe) != NULL;
 }
 
+/* the number a pid has in the pid namespace it was created in (what getpid sees) */
+static __always_inline __u32 pid_nr_in_own_ns(struct pid *pid)
+{
+	__u32 level = BPF_CORE_READ(pid, level);
+	struct upid upid = {};
+	void *at;
+
+	at = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+	     (level & 31) * bpf_core_type_size(struct upid);
+	bpf_probe_read_kernel(&upid, sizeof(upid), at);
+	return upid.nr;
+}
+
+/*
+ * Is a pid, as the caller named it (in the caller's pid namespace), the
+ * caller itself? The caller's own tgid and tid in its namespace say.
+ */
+static __always_inline bool names_self(struct task_struct *task, __u32 target)
+{
+	return target == pid_nr_in_own_ns(BPF_CORE_READ(task, group_leader, thread_pid)) ||
+	       target == pid_nr_in_own_ns(BPF_CORE_READ(task, thread_pid));
+}
+
 /* decide on an access; keep it for the exit side unless it is not reported */
-static __always_inline void judge(__u32 target, __u8 op, __u64 request)
+static __always_inline void judge(struct task_struct *task, __u32 target, __u8 op, __u64 request)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct task_struct *task;
 	struct bt_mem_event *ev;
 	__u32 zero = 0;
 
-	/* a process on itself is not an alert, and bee-trace never reports itself */
-	if (target == 0 || target == id >> 32 || id >> 32 == cfg.self_tgid)
+	/* bee-trace never reports itself */
+	if (target == 0 || id >> 32 == cfg.self_tgid)
 		return;
-	task = (struct task_struct *)bpf_get_current_task();
 	if (caller_allowed(task))
 		return;
 	ev = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -152,7 +177,7 @@ static __always_inline void send_pending(__s64 ret)
 
 	if (!ev)
 		return;
-	ev->result = ret < 0 ? (__s32)ret : 0;
+	ev->result = (__s32)ret;
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(BT_CNT_DROP_RINGBUF);
 	else
@@ -160,11 +185,22 @@ static __always_inline void send_pending(__s64 ret)
 	bpf_map_delete_elem(&pending, &id);
 }
 
+/* ptrace and process_vm_*: the target is a pid in the caller's namespace */
+static __always_inline void judge_named(__u32 target, __u8 op, __u64 request)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	/* a process on itself is not an alert */
+	if (names_self(task, target))
+		return;
+	judge(task, target, op, request);
+}
+
 SEC("tracepoint/syscalls/sys_enter_ptrace")
 int enter_ptrace(struct syscall_enter_ctx *ctx)
 {
 	if (cfg.watch_ptrace && watched_ptrace_request(ctx->args[0]))
-		judge((__u32)ctx->args[1], BT_MEM_PTRACE, ctx->args[0]);
+		judge_named((__u32)ctx->args[1], BT_MEM_PTRACE, ctx->args[0]);
 	return 0;
 }
 
@@ -179,7 +215,7 @@ SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
 int enter_vm_readv(struct syscall_enter_ctx *ctx)
 {
 	if (cfg.watch_process_vm)
-		judge((__u32)ctx->args[0], BT_MEM_VM_READV, 0);
+		judge_named((__u32)ctx->args[0], BT_MEM_VM_READV, 0);
 	return 0;
 }
 
@@ -194,7 +230,7 @@ SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
 int enter_vm_writev(struct syscall_enter_ctx *ctx)
 {
 	if (cfg.watch_process_vm)
-		judge((__u32)ctx->args[0], BT_MEM_VM_WRITEV, 0);
+		judge_named((__u32)ctx->args[0], BT_MEM_VM_WRITEV, 0);
 	return 0;
 }
 
@@ -216,7 +252,8 @@ static __always_inline int remember_open(__u32 flags)
 
 	if (!cfg.watch_proc_mem || id >> 32 == cfg.self_tgid)
 		return 0;
-	bpf_map_update_elem(&pending_open, &id, &flags, BPF_ANY);
+	if (bpf_map_update_elem(&pending_open, &id, &flags, BPF_ANY))
+		count(BT_CNT_DROP_PENDING_FULL);
 	return 0;
 }
 
@@ -241,7 +278,28 @@ int mem_enter_openat2(struct syscall_enter_ctx *ctx)
 	return remember_open((__u32)how.flags);
 }
 
-/* the pid a /proc/<pid>/mem file belongs to, or 0 */
+/*
+ * The process a procfs inode belongs to, as a global tgid: the inode holds
+ * the struct pid, whose first task is the thread it names. This is exact
+ * whatever pid namespace the proc mount or the caller is in.
+ */
+static __always_inline __u32 proc_inode_tgid(struct inode *inode)
+{
+	struct proc_inode *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct pid *pid = BPF_CORE_READ(pi, pid);
+	struct hlist_node *first;
+	struct task_struct *task;
+
+	if (!pid)
+		return 0;
+	first = BPF_CORE_READ(pid, tasks[0].first);
+	if (!first)
+		return 0;
+	task = (void *)first - bpf_core_field_offset(struct task_struct, pid_links);
+	return BPF_CORE_READ(task, tgid);
+}
+
+/* the process a /proc/<pid>/mem file belongs to (global tgid), or 0 */
 static __always_inline __u32 proc_mem_target(struct file *f)
 {
 	struct dentry *dentry = BPF_CORE_READ(f, f_path.dentry);
@@ -269,7 +327,9 @@ static __always_inline __u32 proc_mem_target(struct file *f)
 			return 0;
 		pid = pid * 10 + (buf[i] - '0');
 	}
-	return pid;
+	if (!pid)
+		return 0;
+	return proc_inode_tgid(BPF_CORE_READ(f, f_inode));
 }
 
 static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
@@ -291,9 +351,10 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	if (!f)
 		return 0;
 	target = proc_mem_target(f);
-	if (!target)
+	/* a process on its own memory, through any of its threads, is not an alert */
+	if (!target || target == id >> 32)
 		return 0;
-	judge(target, BT_MEM_PROC_MEM, fl);
+	judge(task, target, BT_MEM_PROC_MEM, fl);
 	send_pending(ctx->ret);
 	return 0;
 }

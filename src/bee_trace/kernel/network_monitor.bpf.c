@@ -11,10 +11,12 @@
  */
 #include "common.bpf.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
+#define AF_INET		2
+#define AF_INET6	10
+#define AF_UNSPEC	0
+#define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
+#define IPPROTO_UDPLITE 136
 
 const volatile struct bt_net_config cfg = {};
 
@@ -61,7 +63,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct pending_net);
 } pending SEC(".maps");
@@ -111,33 +113,36 @@ static __always_inline bool lookup_blocked(struct bt_net_event *ev)
 	return true;
 }
 
-/* socket protocol (TCP, UDP) of a descriptor, 0 when it is not a socket */
-static __always_inline __u8 socket_protocol(struct task_struct *task, __u32 fd)
+/* the socket behind a descriptor, NULL when it is not a socket */
+static __always_inline struct sock *socket_of(struct task_struct *task, __u32 fd)
 {
 	struct file *f = file_of_fd(task, fd);
 	struct socket *sock;
-	struct sock *sk;
 
 	if (!f)
-		return 0;
+		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock || BPF_CORE_READ(sock, file) != f)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return 0;
-	return (__u8)BPF_CORE_READ(sk, sk_protocol);
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline bool is_datagram(__u8 protocol)
+{
+	return protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE;
 }
 
 /* read an IPv4 or IPv6 destination from the caller's sockaddr */
-static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *uaddr, __u32 len)
+static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *uaddr, __u32 len,
+					  __u16 sk_family)
 {
 	struct sockaddr_in6_min sa6 = {};
 	__u16 family = 0;
 
 	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
 		return false;
-	if (family == AF_INET) {
+	/* an IPv4 socket takes AF_UNSPEC as AF_INET (udp_sendmsg, __inet_stream_connect) */
+	if (family == AF_INET || (family == AF_UNSPEC && sk_family == AF_INET)) {
 		struct sockaddr_in_min sa = {};
 
 		if (len < sizeof(sa) || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
@@ -166,6 +171,7 @@ static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task;
 	struct pending_net *p;
+	struct sock *sk;
 	__u32 zero = 0;
 
 	if (id >> 32 == cfg.self_tgid)
@@ -174,15 +180,18 @@ static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8
 	if (!p)
 		return 0;
 	__builtin_memset(&p->ev, 0, sizeof(p->ev));
-	if (!read_sockaddr(&p->ev, uaddr, len))
-		return 0;
 
 	task = (struct task_struct *)bpf_get_current_task();
-	p->ev.protocol = socket_protocol(task, fd);
-	if (p->ev.protocol != IPPROTO_TCP && p->ev.protocol != IPPROTO_UDP)
+	sk = socket_of(task, fd);
+	if (!sk)
+		return 0;
+	p->ev.protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
+	if (p->ev.protocol != IPPROTO_TCP && !is_datagram(p->ev.protocol))
 		return 0;
 	/* only datagrams carry an explicit destination worth reporting per send */
-	if (syscall != BT_NET_CONNECT && p->ev.protocol != IPPROTO_UDP)
+	if (syscall != BT_NET_CONNECT && !is_datagram(p->ev.protocol))
+		return 0;
+	if (!read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family)))
 		return 0;
 	p->ev.syscall = syscall;
 	p->ev.blocked = lookup_blocked(&p->ev);
@@ -236,10 +245,13 @@ static __always_inline bool aggregate(struct bt_net_event *ev)
 
 	key.tgid = ev->hdr.pid;
 	key.result = ev->result;
+	key.uid = ev->hdr.uid;
 	key.family = ev->family;
 	key.dport = ev->dport;
 	key.syscall = ev->syscall;
+	key.protocol = ev->protocol;
 	__builtin_memcpy(key.daddr, ev->daddr, 16);
+	__builtin_memcpy(key.comm, ev->hdr.comm, sizeof(key.comm));
 
 	val = bpf_map_lookup_elem(&udp_agg, &key);
 	if (!val) {
@@ -269,7 +281,7 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx)
 	if (!p)
 		return 0;
 	p->ev.result = ctx->ret < 0 ? (__s32)ctx->ret : 0;
-	if (p->ev.protocol == IPPROTO_UDP && p->ev.syscall != BT_NET_CONNECT) {
+	if (is_datagram(p->ev.protocol) && p->ev.syscall != BT_NET_CONNECT) {
 		if (!aggregate(&p->ev))
 			send(&p->ev);
 	} else {
@@ -344,4 +356,15 @@ SEC("cgroup/sendmsg6")
 int deny_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return allow_v6(ctx);
+}
+
+/*
+ * UDP-Lite has no pre-connect step, so the connect hooks never run for it
+ * and a connected UDP-Lite socket sends past the sendmsg hooks too: with
+ * enforcement on, UDP-Lite sockets cannot be created at all.
+ */
+SEC("cgroup/sock_create")
+int deny_udplite(struct bpf_sock *ctx)
+{
+	return ctx->protocol == IPPROTO_UDPLITE ? 0 : 1;
 }

@@ -59,6 +59,8 @@ class PtraceRequest(IntEnum):
     PTRACE_GETREGSET = 0x4204
     PTRACE_SETREGSET = 0x4205
     PTRACE_SEIZE = 0x4206
+    PTRACE_ARCH_PRCTL = 30
+    PTRACE_SET_SYSCALL_INFO = 0x4212
 
 
 _PTRACE_ACCESS: Final = {
@@ -71,6 +73,8 @@ _PTRACE_ACCESS: Final = {
     PtraceRequest.PTRACE_SETFPREGS: "write",
     PtraceRequest.PTRACE_SETFPXREGS: "write",
     PtraceRequest.PTRACE_SETREGSET: "write",
+    PtraceRequest.PTRACE_ARCH_PRCTL: "write",
+    PtraceRequest.PTRACE_SET_SYSCALL_INFO: "write",
 }
 
 _OPERATION_NAMES: Final = {
@@ -112,6 +116,14 @@ def target_tgid(pid: int, proc: Path = Path("/proc")) -> int | None:
         if line.startswith(b"Tgid:"):
             return int(line.split()[1])
     return None
+
+
+def same_pid_namespace(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether a process sees the same pids as bee-trace does."""
+    try:
+        return (proc / str(pid) / "ns" / "pid").readlink() == (proc / "self/ns/pid").readlink()
+    except OSError:
+        return False
 
 
 class MemoryProbe(Probe):
@@ -167,8 +179,9 @@ class MemoryProbe(Probe):
         rec = MemEvent.from_buffer_copy(raw)
         op = MemOperation(rec.operation)
         hdr = rec.hdr
-        # /proc/<tid>/mem of one of its own threads is still the process itself
-        if op == MemOperation.PROC_MEM and target_tgid(rec.target_pid) == hdr.pid:
+        # another of its own threads, named by tid, is still the process itself;
+        # a pid can only be looked up here when the caller shares our pid namespace
+        if same_pid_namespace(hdr.pid) and target_tgid(rec.target_pid) == hdr.pid:
             return None
         access, request = _access(op, rec.request)
         comm = _proc_field(rec.target_pid, "comm")

@@ -47,9 +47,15 @@ UDP_WINDOW_NS: Final = 1_000_000_000
 _FLUSH_EVERY_S: Final = 0.25
 AF_INET: Final = 2
 AF_INET6: Final = 10
-_PROTOCOLS: Final = {6: "tcp", 17: "udp"}
+_PROTOCOLS: Final = {6: "tcp", 17: "udp", 136: "udplite"}
 _FAMILIES: Final = {AF_INET: "AF_INET", AF_INET6: "AF_INET6"}
-_ENFORCE_PROGRAMS: Final = ("deny_connect4", "deny_connect6", "deny_sendmsg4", "deny_sendmsg6")
+_ENFORCE_PROGRAMS: Final = (
+    "deny_connect4",
+    "deny_connect6",
+    "deny_sendmsg4",
+    "deny_sendmsg6",
+    "deny_udplite",
+)
 
 
 class NetSyscall(IntEnum):
@@ -194,15 +200,13 @@ class NetworkProbe(Probe):
         rec = NetEvent()
         rec.hdr.kind = EventKind.NETWORK
         rec.hdr.pid = rec.hdr.tid = key.tgid
-        try:
-            rec.hdr.comm = Path(f"/proc/{key.tgid}/comm").read_bytes().rstrip(b"\n")[:15]
-        except OSError:
-            rec.hdr.comm = b"?"
+        rec.hdr.uid = key.uid
+        rec.hdr.comm = bytes(key.comm)
         rec.result = key.result
         rec.family = key.family
         rec.dport = key.dport
         rec.syscall = key.syscall
-        rec.protocol = 17
+        rec.protocol = key.protocol
         rec.daddr[:] = list(key.daddr)
         blocked_ips = self.ctx.policy.network.blocked_ips
         match = self.ctx.policy.network.match(_addr(key.family, bytes(key.daddr)))
@@ -216,10 +220,13 @@ class NetworkProbe(Probe):
         key = UdpKey()
         key.tgid = rec.hdr.pid
         key.result = rec.result
+        key.uid = rec.hdr.uid
         key.family = rec.family
         key.dport = rec.dport
         key.syscall = rec.syscall
+        key.protocol = rec.protocol
         key.daddr[:] = list(rec.daddr)
+        key.comm = bytes(rec.hdr.comm)
         return bytes(key)
 
     def decode(self, header: EventHeader, raw: bytes) -> NetworkConnectionEvent | None:
