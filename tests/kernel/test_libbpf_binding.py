@@ -111,6 +111,8 @@ def test_opening_a_file_that_is_not_elf_is_a_load_error(tmp_path: Path) -> None:
     with pytest.raises(LoadError) as e:
         BpfObject(bogus)
     assert e.value.errno == LIBBPF_ERRNO_FORMAT
+    # libbpf's own code gets libbpf's own reason, not "Unknown error 4001"
+    assert "libbpf error 4001 (BPF object format invalid)" in str(e.value)
     assert "is not a proper ELF object" in str(e.value)
 
 

@@ -425,3 +425,8 @@ def test_superset_holds_for_every_default_style_pattern_and_path_pair() -> None:
                 matched += 1
                 assert kernel_accepts(key, path), (watch.raw, path)
     assert matched >= len(paths)
+
+
+def test_an_empty_pattern_is_invalid() -> None:
+    with pytest.raises(InvalidPatternError, match="empty"):
+        validate_pattern("")

@@ -113,6 +113,7 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "btf__name_by_offset": (cp, [vp, u32]),
         "btf__resolve_size": (ctypes.c_long, [vp, u32]),
         "libbpf_num_possible_cpus": (i, []),
+        "libbpf_strerror": (i, [i, cp, sz]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -172,9 +173,21 @@ def _capture() -> Iterator[list[str]]:
         _captured = None
 
 
+# libbpf's own error codes (libbpf.h: LIBBPF_ERRNO__START) have no errno name
+_LIBBPF_ERRNO_START: Final = 4000
+
+
+def _reason(err: int) -> str:
+    if err < _LIBBPF_ERRNO_START or _lib is None:
+        return os.strerror(err)
+    buf = ctypes.create_string_buffer(256)
+    _lib.libbpf_strerror(err, buf, len(buf))
+    return buf.value.decode("utf-8", "replace")
+
+
 def _fail(what: str, err: int, log_lines: list[str]) -> LoadError:
-    name = errno.errorcode.get(err, str(err))
-    detail = f"{what}: {name} ({os.strerror(err)})"
+    name = errno.errorcode.get(err, f"libbpf error {err}")
+    detail = f"{what}: {name} ({_reason(err)})"
     tail = [line for line in log_lines if line.strip()][-12:]
     if tail:
         detail += "\n" + "\n".join(f"  libbpf: {line}" for line in tail)
