@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,36 +16,12 @@ from bee_trace.policy import parse_policy
 from bee_trace.probes import ProbeContext
 from bee_trace.probes.file import FileProbe
 from bee_trace.runtime import Monitor
+from tests.fakes import Recorder
 from tests.kernel.helpers import BeeTrace
-
-if TYPE_CHECKING:
-    from bee_trace.events.model import Event
 
 pytestmark = pytest.mark.kernel
 
 FLOOD_OPENS = 60_000
-
-
-class ListOutput:
-    """An output that keeps events in memory."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def write(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def busy_for(self) -> float:
-        return 0.0
-
-    def abandon(self) -> None:
-        pass
 
 
 def _flood(path: Path, count: int) -> int:
@@ -98,7 +73,7 @@ def test_bee_trace_does_not_report_its_own_opens(tmp_path: Path) -> None:
     target.write_text("x")
     policy = parse_policy(f"files:\n  watch_read:\n    - '*{suffix}'\n", "test")
     ctx = ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=0)
-    out = ListOutput()
+    out = Recorder()
     monitor = Monitor([FileProbe(ctx)], out)
     monitor.start()
     try:

@@ -24,44 +24,15 @@ from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
 from bee_trace.runtime import Monitor, run_until
+from tests.fakes import Recorder
 from tests.kernel.helpers import program_ids_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from bee_trace.bpf import BpfObject
-    from bee_trace.events.model import Event
 
 pytestmark = pytest.mark.kernel
-
-
-class Recorder:
-    """An output that keeps events and fails on the write numbered fail_at."""
-
-    def __init__(self, fail_at: int | None = None) -> None:
-        self.events: list[Event] = []
-        self.writes = 0
-        self.fail_at = fail_at
-        self.abandoned = False
-
-    def write(self, event: Event) -> None:
-        self.writes += 1
-        if self.writes == self.fail_at:
-            msg = "output failed: test"
-            raise OutputError(msg)
-        self.events.append(event)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def busy_for(self) -> float:
-        return 0.0
-
-    def abandon(self) -> None:
-        self.abandoned = True
 
 
 def _ctx(suffix: str) -> ProbeContext:

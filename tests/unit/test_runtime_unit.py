@@ -5,35 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from bee_trace.runtime import Monitor, run_until
-
-if TYPE_CHECKING:
-    from bee_trace.events.model import Event
-
-
-class NullOutput:
-    """An output that takes every event and keeps none."""
-
-    def write(self, event: Event) -> None:
-        del event
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def busy_for(self) -> float:
-        return 0.0
-
-    def abandon(self) -> None:
-        pass
+from tests.fakes import Recorder
 
 
 def test_a_monitor_without_probes_starts_and_stops_empty() -> None:
-    monitor = Monitor([], NullOutput())
+    monitor = Monitor([], Recorder())
     monitor.start()
     assert monitor.started
     assert monitor.poll(0) == 0
@@ -51,14 +29,14 @@ def test_run_until_returns_at_once_when_stop_is_set() -> None:
     stop = threading.Event()
     stop.set()
     ticks: list[None] = []
-    run_until(Monitor([], NullOutput()), stop, None, lambda: ticks.append(None), 0.01)
+    run_until(Monitor([], Recorder()), stop, None, lambda: ticks.append(None), 0.01)
     assert ticks == []
 
 
 def test_run_until_returns_at_once_past_the_deadline() -> None:
     ticks: list[None] = []
     start = time.monotonic()
-    run_until(Monitor([], NullOutput()), threading.Event(), start - 1, lambda: ticks.append(None))
+    run_until(Monitor([], Recorder()), threading.Event(), start - 1, lambda: ticks.append(None))
     assert ticks == []
     assert time.monotonic() - start < 1
 
@@ -73,7 +51,7 @@ def test_run_until_ticks_until_the_tick_stops_it() -> None:
             stop.set()
 
     start = time.monotonic()
-    run_until(Monitor([], NullOutput()), stop, None, tick, tick_every_s=0.05)
+    run_until(Monitor([], Recorder()), stop, None, tick, tick_every_s=0.05)
     assert len(ticks) == 3
     assert ticks[0] - start >= 0.05
     assert all(later - earlier >= 0.05 for earlier, later in itertools.pairwise(ticks))
@@ -82,8 +60,6 @@ def test_run_until_ticks_until_the_tick_stops_it() -> None:
 def test_run_until_never_ticks_without_an_interval() -> None:
     ticks: list[None] = []
     start = time.monotonic()
-    run_until(
-        Monitor([], NullOutput()), threading.Event(), start + 0.05, lambda: ticks.append(None)
-    )
+    run_until(Monitor([], Recorder()), threading.Event(), start + 0.05, lambda: ticks.append(None))
     assert ticks == []
     assert time.monotonic() - start >= 0.05

@@ -1,0 +1,39 @@
+"""Stand-ins shared by the tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bee_trace.errors import OutputError
+
+if TYPE_CHECKING:
+    from bee_trace.events.model import Event
+
+
+class Recorder:
+    """An output that keeps events, and fails on the write numbered fail_at."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.events: list[Event] = []
+        self.writes = 0
+        self.fail_at = fail_at
+        self.abandoned = False
+
+    def write(self, event: Event) -> None:
+        self.writes += 1
+        if self.writes == self.fail_at:
+            msg = "output failed: test"
+            raise OutputError(msg)
+        self.events.append(event)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def busy_for(self) -> float:
+        return 0.0
+
+    def abandon(self) -> None:
+        self.abandoned = True
