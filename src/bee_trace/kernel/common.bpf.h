@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * What every bee-trace kernel program shares: the ring buffer and counters
  * each object owns, the common record header, and small helpers.

