@@ -12,3 +12,4 @@ pytestmark  # unused variable (tests/kernel/test_memory_monitor.py:21)
 pytestmark  # unused variable (tests/kernel/test_network_monitor.py:27)
 pytestmark  # unused variable (tests/kernel/test_runtime.py:25)
 restore_logging  # unused function (tests/unit/test_cli.py:362)
+path_source  # ctypes field: tests write it as the kernel would

@@ -235,7 +235,8 @@ def _run(args: argparse.Namespace, policy: Policy) -> int:
 
     names = _select_probes(args.probe_type)
     _announce(args.probe_type, names)
-    check_host()
+    network_enforce = "network_monitor" in names and (args.enforce or policy.network.enforce)
+    check_host(network_enforce=network_enforce)
 
     ctx = ProbeContext(
         policy=policy,

@@ -76,6 +76,7 @@ class Monitor:
         obj = BpfObject(object_path(probe.object_name))
         loaded = _Loaded(probe, obj)
         self._loaded.append(loaded)
+        obj.map("events").set_max_entries(probe.ctx.policy.limits.ring_buffer_bytes)
         probe.configure(obj)
         obj.load()
         loaded.is_loaded = True

@@ -26,7 +26,7 @@ from bee_trace.policy import loader as loader_module
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "p.yml"
-TOP_KEYS = "version, files, network, memory"
+TOP_KEYS = "version, files, network, memory, limits"
 
 
 def parse(text: str) -> Policy:
@@ -99,8 +99,8 @@ def test_policy_defaults_to_no_files() -> None:
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
 def test_empty_document(text: str) -> None:
     assert only_problem(text) == (
-        "p.yml:1: (top level): expected a mapping with the keys version, files, network, "
-        "memory, found an empty document"
+        f"p.yml:1: (top level): expected a mapping with the keys {TOP_KEYS}, "
+        "found an empty document"
     )
 
 

@@ -57,6 +57,24 @@ class _BtfMember(ctypes.Structure):
     )
 
 
+class _ProgInfo(ctypes.Structure):
+    """``struct bpf_prog_info`` (uapi ``linux/bpf.h``) up to ``verified_insns`` (Linux 5.16)."""
+
+    _fields_ = (
+        ("type", ctypes.c_uint32),
+        ("id", ctypes.c_uint32),
+        ("tag", ctypes.c_uint8 * 8),
+        ("jited_prog_len", ctypes.c_uint32),
+        ("xlated_prog_len", ctypes.c_uint32),
+        ("_pointers", ctypes.c_uint64 * 3),  # jited/xlated insns, load_time
+        ("created_by_uid", ctypes.c_uint32),
+        ("nr_map_ids", ctypes.c_uint32),
+        ("_more", ctypes.c_uint64 * 20),  # map_ids ... run_cnt, recursion_misses
+        ("verified_insns", ctypes.c_uint32),
+        ("_attach_btf", ctypes.c_uint32 * 2),
+    )
+
+
 def _load_library() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     try:
         lib = ctypes.CDLL(LIBBPF_SONAME, use_errno=True)
@@ -94,6 +112,13 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_program__attach": (vp, [vp]),
         "bpf_program__attach_cgroup": (vp, [vp, i]),
         "bpf_program__fd": (i, [vp]),
+        "bpf_program__set_log_level": (i, [vp, u32]),
+        "bpf_program__set_log_buf": (i, [vp, vp, sz]),
+        "bpf_program__insns": (vp, [vp]),
+        "bpf_program__insn_cnt": (sz, [vp]),
+        "bpf_object__next_map": (vp, [vp, vp]),
+        "bpf_map__name": (cp, [vp]),
+        "bpf_obj_get_info_by_fd": (i, [i, vp, ctypes.POINTER(u32)]),
         "bpf_link__destroy": (i, [vp]),
         "bpf_map__fd": (i, [vp]),
         "bpf_map__set_max_entries": (i, [vp, u32]),
@@ -212,6 +237,17 @@ class StructLayout:
     offsets: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramInfo:
+    """What the kernel says about a loaded program (``bpf_prog_info``)."""
+
+    id: int
+    verified_insns: int  # 0 before Linux 5.16
+    xlated_bytes: int
+    jited_bytes: int
+    map_count: int
+
+
 class BpfLink:
     """An attached program; destroying it detaches."""
 
@@ -239,6 +275,18 @@ class BpfMap:
     def fd(self) -> int:
         """The map's file descriptor (after load)."""
         return int(lib().bpf_map__fd(self._ptr))
+
+    @property
+    def max_entries(self) -> int:
+        """The map's size: entries, or bytes for a ring buffer."""
+        return int(lib().bpf_map__max_entries(self._ptr))
+
+    def set_max_entries(self, entries: int) -> None:
+        """Resize the map before load (a ring buffer takes its size in bytes)."""
+        err = lib().bpf_map__set_max_entries(self._ptr, entries)
+        if err:
+            msg = f"cannot set map {self.name} to {entries} entries"
+            raise _fail(msg, -err, [])
 
     def set_initial_value(self, data: bytes) -> None:
         """Write the start of a global-data map (``.rodata``) before load."""
@@ -300,6 +348,8 @@ class BpfObject:
         """Open the object (no kernel calls yet besides feature probes)."""
         self.path = path
         self.links: list[BpfLink] = []
+        # verifier log buffers handed to libbpf: kept alive until close
+        self._logs: dict[str, ctypes.Array[ctypes.c_char]] = {}
         with _capture() as lines:
             ptr = lib().bpf_object__open_file(os.fsencode(path), None)
             err = _ptr_error(ptr)
@@ -333,6 +383,15 @@ class BpfObject:
             prog = lib().bpf_object__next_program(self.ptr, prog)
         return names
 
+    def map_names(self) -> list[str]:
+        """Names of every map in the object, in object order."""
+        names: list[str] = []
+        m = lib().bpf_object__next_map(self.ptr, None)
+        while m:
+            names.append(lib().bpf_map__name(m).decode())
+            m = lib().bpf_object__next_map(self.ptr, m)
+        return names
+
     def _program(self, name: str) -> int:
         ptr = lib().bpf_object__find_program_by_name(self.ptr, name.encode())
         if not ptr:
@@ -347,6 +406,53 @@ class BpfObject:
     def section(self, name: str) -> str:
         """The ELF section (hook) a program was declared for."""
         return str(lib().bpf_program__section_name(self._program(name)).decode())
+
+    def set_log(self, name: str, *, level: int, size_bytes: int = 1 << 16) -> None:
+        """Before load, ask the verifier for a log of a program (level 4: statistics)."""
+        buf = ctypes.create_string_buffer(size_bytes)
+        prog = self._program(name)
+        lb = lib()
+        err = lb.bpf_program__set_log_buf(prog, buf, size_bytes)
+        err = err or lb.bpf_program__set_log_level(prog, level)
+        if err:
+            msg = f"cannot set the verifier log of {name}"
+            raise _fail(msg, -err, [])
+        self._logs[name] = buf
+
+    def program_log(self, name: str) -> str:
+        """The verifier's log of a program asked for with :meth:`set_log`."""
+        buf = self._logs.get(name)
+        if buf is None:
+            msg = f"no verifier log was asked for program {name}"
+            raise LoadError(msg)
+        return buf.value.decode("utf-8", "replace")
+
+    def program_insns(self, name: str) -> bytes:
+        """A program's instructions as libbpf holds them (after load: as submitted)."""
+        prog = self._program(name)
+        count = int(lib().bpf_program__insn_cnt(prog))
+        insns = lib().bpf_program__insns(prog)
+        return ctypes.string_at(insns, count * 8) if insns else b""
+
+    def program_info(self, name: str) -> ProgramInfo:
+        """What the kernel says about a loaded program: sizes and verifier work."""
+        fd = int(lib().bpf_program__fd(self._program(name)))
+        if fd < 0:
+            msg = f"program {name} of {self.path.name} is not loaded"
+            raise LoadError(msg)
+        info = _ProgInfo()
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        err = lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size))
+        if err:
+            msg = f"cannot read the kernel's information on program {name}"
+            raise _fail(msg, -err, [])
+        return ProgramInfo(
+            id=int(info.id),
+            verified_insns=int(info.verified_insns),
+            xlated_bytes=int(info.xlated_prog_len),
+            jited_bytes=int(info.jited_prog_len),
+            map_count=int(info.nr_map_ids),
+        )
 
     def load(self) -> None:
         """Relocate against the kernel's BTF and load into the kernel."""

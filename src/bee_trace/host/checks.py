@@ -30,9 +30,47 @@ DEBUGFS_TRACING_DIR: Final = Path("/sys/kernel/debug/tracing")
 
 _MOUNT_FSTYPE: Final = 2  # field of a /proc/self/mounts line
 
+CAP_DAC_READ_SEARCH: Final = 2
+CAP_NET_ADMIN: Final = 12
 CAP_SYS_ADMIN: Final = 21
 CAP_PERFMON: Final = 38
 CAP_BPF: Final = 39
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """One capability bee-trace needs, when, and why (docs/ebpf-validation.md lists them)."""
+
+    name: str
+    bit: int
+    needed_for: str
+    why: str
+    # CAP_SYS_ADMIN stands in for it (the kernel accepts either)
+    sys_admin_suffices: bool = True
+
+
+# the one list of capabilities a non-root bee-trace needs, measured by the
+# eBPF validation suite (tools/ebpf_validate); root has them all
+REQUIRED_CAPABILITIES: Final = (
+    Capability("CAP_BPF", CAP_BPF, "every probe", "load BPF programs and create maps"),
+    Capability(
+        "CAP_PERFMON", CAP_PERFMON, "every probe", "load tracing programs and attach tracepoints"
+    ),
+    Capability(
+        "CAP_DAC_READ_SEARCH",
+        CAP_DAC_READ_SEARCH,
+        "every probe",
+        "read tracefs event ids (tracefs belongs to root, mode 0700)",
+        sys_admin_suffices=False,
+    ),
+    Capability(
+        "CAP_NET_ADMIN",
+        CAP_NET_ADMIN,
+        "network enforcement",
+        "load and attach the cgroup programs that deny blocked destinations",
+    ),
+)
+_BY_NAME: Final = {cap.name: cap for cap in REQUIRED_CAPABILITIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +102,24 @@ def effective_caps(status: Path) -> int:
     raise ValueError(msg)
 
 
-def missing_privileges(caps: int) -> list[str]:
-    """Name what is missing for loading and attaching tracing programs."""
+def missing_privileges(caps: int, *, network_enforce: bool = False) -> list[str]:
+    """Name each capability missing for loading and attaching the programs.
+
+    CAP_DAC_READ_SEARCH is not judged from the mask: a process whose uid owns
+    tracefs needs none, so :func:`tracepoint_problems` tries the read instead.
+    """
+    wanted = ["CAP_BPF", "CAP_PERFMON"]
+    if network_enforce:
+        wanted.append("CAP_NET_ADMIN")
     if caps & (1 << CAP_SYS_ADMIN):
         return []
-    return [
-        f"capability {name} (or CAP_SYS_ADMIN): {why}"
-        for bit, name, why in (
-            (CAP_BPF, "CAP_BPF", "needed to load BPF programs and create maps"),
-            (CAP_PERFMON, "CAP_PERFMON", "needed to attach tracepoint programs"),
-        )
-        if not caps & (1 << bit)
-    ]
+    out: list[str] = []
+    for cap in (_BY_NAME[name] for name in wanted):
+        if not caps & (1 << cap.bit):
+            needed = "" if cap.needed_for == "every probe" else f" for {cap.needed_for}"
+            alternative = " (or CAP_SYS_ADMIN)" if cap.sys_admin_suffices else ""
+            out.append(f"capability {cap.name}{alternative}{needed}: needed to {cap.why}")
+    return out
 
 
 def tracefs_mounted(mounts: Path, where: Iterable[Path]) -> Path | None:
@@ -134,7 +178,7 @@ def tracepoint_problems(paths: HostPaths) -> list[str]:
             return [
                 (
                     f"read access to {probe}: tracefs event ids are readable by root only "
-                    "(run as root, or add CAP_DAC_OVERRIDE)"
+                    "(run as root, or add capability CAP_DAC_READ_SEARCH)"
                 )
             ]
         except OSError:
@@ -147,8 +191,16 @@ def tracepoint_problems(paths: HostPaths) -> list[str]:
     ]
 
 
-def check_host(paths: HostPaths | None = None, release: str | None = None) -> None:
-    """Raise HostRequirementError naming every missing requirement."""
+def check_host(
+    paths: HostPaths | None = None,
+    release: str | None = None,
+    *,
+    network_enforce: bool = False,
+) -> None:
+    """Raise HostRequirementError naming every missing requirement.
+
+    ``network_enforce``: network_monitor will load its cgroup deny programs.
+    """
     paths = paths or HostPaths()
     missing: list[str] = []
 
@@ -170,7 +222,7 @@ def check_host(paths: HostPaths | None = None, release: str | None = None) -> No
     except (OSError, ValueError) as exc:
         missing.append(f"cannot read capabilities: {exc}")
         caps = 0
-    privileges = missing_privileges(caps)
+    privileges = missing_privileges(caps, network_enforce=network_enforce)
     missing.extend(privileges)
 
     if not privileges:

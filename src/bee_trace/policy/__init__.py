@@ -13,6 +13,7 @@ from bee_trace.policy.loader import SCHEMA, KeySpec, PolicyError, load_policy, p
 from bee_trace.policy.model import (
     BlockedNetwork,
     FilePolicy,
+    LimitsPolicy,
     MemoryPolicy,
     MemoryWatch,
     NetworkPolicy,
@@ -38,6 +39,7 @@ __all__ = [
     "FilterKind",
     "InvalidPatternError",
     "KeySpec",
+    "LimitsPolicy",
     "MemoryPolicy",
     "MemoryWatch",
     "NetworkPolicy",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import resource
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
@@ -27,8 +28,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bee_trace.errors import UsageError
 from bee_trace.policy.accessors import check_accessor
 from bee_trace.policy.model import (
+    MIB,
     BlockedNetwork,
     FilePolicy,
+    LimitsPolicy,
     MemoryPolicy,
     MemoryWatch,
     NetworkPolicy,
@@ -266,6 +269,77 @@ def _check_accessors(node: Node, path: str, problems: _Problems) -> tuple[str, .
     return tuple(first_lines)
 
 
+# what every probe's maps but its ring buffer lock, all probes together, with
+# enforcement on (29.3 MB on Linux 6.18); tools/ebpf_validate checks it
+OTHER_MAPS_MAX_BYTES: Final = 32 * MIB
+# one ring buffer per probe type
+RING_BUFFERS: Final = 3
+RING_BUFFER_MAX_BYTES: Final = 1 << 30
+
+
+def _check_int(node: Node, path: str, problems: _Problems, expected: str) -> int | None:
+    """Accept a YAML integer that is at least 1."""
+    if isinstance(node, ScalarNode) and node.tag == _TAG_PREFIX + "int":
+        value = int(SafeConstructor().construct_yaml_int(node))
+        if value >= 1:
+            return value
+    problems.add(node, path, expected, _describe(node))
+    return None
+
+
+def _check_bytes(node: Node, path: str, problems: _Problems) -> int | None:
+    """Accept a positive number of bytes."""
+    return _check_int(node, path, problems, "expected a positive integer number of bytes")
+
+
+def _check_ring_buffer_bytes(node: Node, path: str, problems: _Problems) -> int | None:
+    """Accept a ring buffer size the kernel takes: a power of two, whole pages."""
+    page = resource.getpagesize()
+    expected = f"expected a power of two from {page} (one page) to {RING_BUFFER_MAX_BYTES} bytes"
+    value = _check_int(node, path, problems, expected)
+    if value is None:
+        return None
+    if value & (value - 1) or not page <= value <= RING_BUFFER_MAX_BYTES:
+        problems.add(node, path, expected, _describe(node))
+        return None
+    return value
+
+
+def _check_percent(node: Node, path: str, problems: _Problems) -> float | None:
+    """Accept a share of one CPU, more than 0 and at most 100 percent."""
+    expected = "expected a number of percent of one CPU, more than 0 and at most 100"
+    if isinstance(node, ScalarNode) and node.tag in _NUMBER_TAGS:
+        value = float(SafeConstructor().construct_yaml_float(node))
+        if 0 < value <= 100:  # noqa: PLR2004 - percent
+            return value
+    problems.add(node, path, expected, _describe(node))
+    return None
+
+
+def _check_memory_budget(
+    values: Mapping[str, object], nodes: Mapping[str, Node], problems: _Problems
+) -> None:
+    """Refuse ring buffers that, with the other maps, exceed limits.kernel_memory_bytes."""
+    defaults = LimitsPolicy()
+    ring = values.get("limits.ring_buffer_bytes") or defaults.ring_buffer_bytes
+    total = values.get("limits.kernel_memory_bytes") or defaults.kernel_memory_bytes
+    assert isinstance(ring, int)  # noqa: S101 - checked by _check_ring_buffer_bytes
+    assert isinstance(total, int)  # noqa: S101 - checked by _check_bytes
+    needed = RING_BUFFERS * ring + OTHER_MAPS_MAX_BYTES
+    if needed <= total:
+        return
+    key = (
+        "limits.ring_buffer_bytes"
+        if "limits.ring_buffer_bytes" in nodes
+        else ("limits.kernel_memory_bytes")
+    )
+    expected = (
+        f"expected ring buffers that fit limits.kernel_memory_bytes ({total}): "
+        f"{RING_BUFFERS} x limits.ring_buffer_bytes + {OTHER_MAPS_MAX_BYTES} for the other maps"
+    )
+    problems.add(nodes[key], key, expected, f"{needed} bytes needed")
+
+
 SCHEMA: Final[Mapping[str, KeySpec]] = MappingProxyType(
     {
         "version": KeySpec(
@@ -337,6 +411,34 @@ SCHEMA: Final[Mapping[str, KeySpec]] = MappingProxyType(
             "Optional; false by default.",
             _check_bool,
         ),
+        "limits": KeySpec(
+            "mapping",
+            "What bee-trace may take from the host. Optional; a limit left out takes its default.",
+        ),
+        "limits.ring_buffer_bytes": KeySpec(
+            "integer",
+            "Size of each probe's ring buffer in bytes: a power of two, at least one page. "
+            "Optional; 4194304 (4 MiB) by default.",
+            _check_ring_buffer_bytes,
+        ),
+        "limits.kernel_memory_bytes": KeySpec(
+            "integer",
+            "Kernel memory all maps may lock together, in bytes. Optional; 67108864 (64 MiB) "
+            "by default.",
+            _check_bytes,
+        ),
+        "limits.user_memory_bytes": KeySpec(
+            "integer",
+            "Peak resident memory of the bee-trace process, in bytes. Optional; 134217728 "
+            "(128 MiB) by default.",
+            _check_bytes,
+        ),
+        "limits.cpu_percent": KeySpec(
+            "number",
+            "CPU time bee-trace may use under a flood of events, in percent of one CPU. "
+            "Optional; 50 by default.",
+            _check_percent,
+        ),
     },
 )
 """Every key a policy file may hold, by key path; sections have no ``check``."""
@@ -352,8 +454,14 @@ def _section_keys(path: str) -> dict[str, KeySpec]:
     return keys
 
 
-def _check_section(node: Node, path: str, problems: _Problems, values: dict[str, object]) -> None:
-    """Check a mapping against the schema, storing each checked value by key path."""
+def _check_section(
+    node: Node,
+    path: str,
+    problems: _Problems,
+    values: dict[str, object],
+    nodes: dict[str, Node],
+) -> None:
+    """Check a mapping against the schema, storing each checked value and its node by key path."""
     keys = _section_keys(path)
     if _is_null(node) and path:
         return
@@ -382,9 +490,10 @@ def _check_section(node: Node, path: str, problems: _Problems, values: dict[str,
                 found += f" (did you mean {close[0]!r}?)"
             problems.add(key_node, key_path, f"expected one of the keys {', '.join(keys)}", found)
         elif spec.check is None:
-            _check_section(value_node, key_path, problems, values)
+            _check_section(value_node, key_path, problems, values, nodes)
         else:
             values[key_path] = spec.check(value_node, key_path, problems)
+            nodes[key_path] = value_node
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
@@ -425,7 +534,9 @@ def parse_policy(text: str, source: str) -> Policy:
         msg = f"{source}:1: {_TOP_LEVEL}: {expected}, found an empty document"
         raise PolicyError([msg])
     values: dict[str, object] = {}
-    _check_section(root, "", problems, values)
+    nodes: dict[str, Node] = {}
+    _check_section(root, "", problems, values, nodes)
+    _check_memory_budget(values, nodes, problems)
     if problems.lines():
         raise PolicyError(problems.lines())
     policy = _build(source, values)
@@ -445,6 +556,7 @@ def _build(source: str, values: Mapping[str, object]) -> Policy:
     def get(key_path: str, default: _T) -> _T:
         return cast("_T", values.get(key_path, default))
 
+    limits = LimitsPolicy()
     watch = MemoryWatch(
         ptrace=get("memory.watch.ptrace", True),
         process_vm=get("memory.watch.process_vm", True),
@@ -461,6 +573,12 @@ def _build(source: str, values: Mapping[str, object]) -> Policy:
             watch=watch,
             allowed_accessors=get("memory.allowed_accessors", ()),
             enforce=get("memory.enforce", False),
+        ),
+        limits=LimitsPolicy(
+            ring_buffer_bytes=get("limits.ring_buffer_bytes", limits.ring_buffer_bytes),
+            kernel_memory_bytes=get("limits.kernel_memory_bytes", limits.kernel_memory_bytes),
+            user_memory_bytes=get("limits.user_memory_bytes", limits.user_memory_bytes),
+            cpu_percent=get("limits.cpu_percent", limits.cpu_percent),
         ),
     )
 

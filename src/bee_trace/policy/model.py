@@ -170,6 +170,23 @@ class MemoryPolicy:
         return tuple(raw for raw in self.allowed_accessors if is_executable_path(raw))
 
 
+MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsPolicy:
+    """The ``limits`` section: what bee-trace may take from the host.
+
+    ``ring_buffer_bytes`` sizes each probe's ring buffer; the others are
+    ceilings the policy loader and the eBPF validation suite hold it to.
+    """
+
+    ring_buffer_bytes: int = 4 * MIB
+    kernel_memory_bytes: int = 64 * MIB
+    user_memory_bytes: int = 128 * MIB
+    cpu_percent: float = 50.0
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A whole, validated policy and where it came from.
@@ -182,3 +199,4 @@ class Policy:
     files: FilePolicy = field(default_factory=FilePolicy)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     memory: MemoryPolicy = field(default_factory=MemoryPolicy)
+    limits: LimitsPolicy = field(default_factory=LimitsPolicy)
