@@ -75,6 +75,11 @@ def escape_bytes(raw: bytes) -> str:
     The result holds only printable characters, never a line break, and maps
     back to ``raw`` without ambiguity.
     """
+    if raw.isascii():
+        # the common case, at C speed: printable ASCII without a backslash is its own escape
+        plain = raw.decode("ascii")
+        if plain.isprintable() and "\\" not in plain:
+            return plain
     return escape_text(raw.decode("utf-8", "surrogateescape"))
 
 
@@ -102,6 +107,9 @@ def escape_json_str(raw: bytes) -> str:
     characters ``\xNN`` and each real backslash becomes ``\\``, so two
     different byte strings never give the same value.
     """
+    if raw.isascii() and b"\\" not in raw:
+        # every byte is valid UTF-8 and none needs a backslash: the value is the text
+        return raw.decode("ascii")
     parts: list[str] = []
     for char in raw.decode("utf-8", "surrogateescape"):
         if char == "\\":
@@ -130,4 +138,7 @@ def harden_json(document: str) -> str:
     and other non-printable characters are written as ``\uXXXX`` here. The
     decoded value does not change.
     """
+    if document.isascii() and "\x7f" not in document:
+        # json.dumps escapes every C0 control; in ASCII only DEL is left to escape
+        return document
     return _JSON_CANDIDATES.sub(_json_escape_char, document)

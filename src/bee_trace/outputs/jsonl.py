@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 SCHEMA_RESOURCE = "events.schema.json"
 
+# one encoder for every line: json.dumps with options builds a new one per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def _process_record(event: Event) -> dict[str, Any]:
     """Return the keys every event type starts with."""
@@ -105,7 +108,7 @@ def event_record(event: Event) -> dict[str, Any]:
 
 def format_event(event: Event) -> str:
     """Return the JSON line for one event, without a line break."""
-    document = json.dumps(event_record(event), ensure_ascii=False, separators=(",", ":"))
+    document = _ENCODER.encode(event_record(event))
     return harden_json(document)
 
 

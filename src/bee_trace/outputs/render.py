@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # open(2) flag values of Linux's generic ABI (asm-generic/fcntl.h), which x86_64
 # uses. Spelled out rather than read from the os module, whose values follow the
@@ -67,7 +68,13 @@ def flag_name_list(flags: int) -> list[str]:
     are set, and then its bits are not named again. Bits no name covers,
     including an access mode of 3, come last as one ``0x`` hex value.
     """
-    flags &= _FLAGS_MASK
+    return list(_flag_names(flags & _FLAGS_MASK))
+
+
+# a process opens with a handful of flag combinations: name each once
+@lru_cache(maxsize=512)
+def _flag_names(flags: int) -> tuple[str, ...]:
+    """The names of :func:`flag_name_list`, for flags already masked to 64 bits."""
     names: list[str] = []
     named_bits = 0
 
@@ -91,12 +98,12 @@ def flag_name_list(flags: int) -> list[str]:
     leftover = flags & ~named_bits
     if leftover:
         names.append(f"{leftover:#x}")
-    return names
+    return tuple(names)
 
 
 def flag_names(flags: int) -> str:
     """Return the open flags as names joined by ``|``, such as ``O_RDONLY|O_CLOEXEC``."""
-    return "|".join(flag_name_list(flags))
+    return "|".join(_flag_names(flags & _FLAGS_MASK))
 
 
 def errno_name(errnum: int) -> str:
@@ -127,6 +134,8 @@ def format_timestamp(when: datetime) -> str:
 
     A naive datetime is taken to be UTC already.
     """
-    if when.tzinfo is not None:
+    if when.tzinfo is UTC:
+        when = when.replace(tzinfo=None)  # what decoding gives: no conversion needed
+    elif when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     return when.isoformat(timespec="microseconds") + "Z"

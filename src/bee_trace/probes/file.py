@@ -7,9 +7,9 @@ the policy; this module refines each record with the full pattern.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-from datetime import UTC, datetime
+import struct
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
@@ -22,8 +22,24 @@ from bee_trace.probes.base import Probe, ProbeContext
 
 if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
+    from bee_trace.policy.model import WatchPattern
 
 _PATH_OFFSET: Final = FileEvent.path.offset
+
+# the fixed fields after the header, read in one step instead of copying the
+# whole (PATH_MAX-sized) mirror per record; checked against the mirror below
+_FIXED: Final = struct.Struct("<iIiIHHB")
+_FIXED_FIELDS: Final = ("result", "flags", "dfd", "dev", "syscall", "path_len", "path_source")
+_FIXED_OFFSET: Final = FileEvent.result.offset
+if [getattr(FileEvent, f).offset - _FIXED_OFFSET for f in _FIXED_FIELDS] != [
+    struct.calcsize("<" + _FIXED.format[1 : i + 1]) for i in range(len(_FIXED_FIELDS))
+]:  # pragma: no cover - the mirror and this format are edited together
+    msg = "FileEvent mirror and its struct format disagree"
+    raise ImportError(msg)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# distinct paths whose policy verdict is remembered; a flood repeats a few
+_MATCH_CACHE_MAX: Final = 4096
 
 
 class OpenSyscall(IntEnum):
@@ -44,6 +60,18 @@ class PathSource(IntEnum):
     FS_RELATIVE = 4
 
 
+_SYSCALL_NAMES: Final = {int(s): s.name.lower() for s in OpenSyscall}
+_PATH_SOURCES: Final = frozenset(int(s) for s in PathSource)
+
+
+def _syscall_name(syscall: int) -> str:
+    name = _SYSCALL_NAMES.get(syscall)
+    if name is None:
+        msg = f"{syscall} is not a valid OpenSyscall"
+        raise ValueError(msg)
+    return name
+
+
 class FileProbe(Probe):
     """Reads of sensitive files, through open, openat and openat2."""
 
@@ -61,6 +89,7 @@ class FileProbe(Probe):
         """Nothing touches the kernel yet."""
         super().__init__(ctx)
         self._mounts = MountTable()
+        self._rules: dict[bytes, WatchPattern | None] = {}
 
     def _keys(self) -> tuple[FilterKey, ...]:
         keys = []
@@ -97,29 +126,27 @@ class FileProbe(Probe):
         if len(raw) < _PATH_OFFSET:
             msg = f"file record of {len(raw)} bytes is shorter than its header"
             raise ValueError(msg)
-        rec = FileEvent.from_buffer_copy(raw.ljust(ctypes.sizeof(FileEvent), b"\0"))
-        path = raw[_PATH_OFFSET : _PATH_OFFSET + rec.path_len]
-        source = PathSource(rec.path_source)
+        result, flags, dfd, dev, syscall, path_len, source = _FIXED.unpack_from(raw, _FIXED_OFFSET)
+        if source not in _PATH_SOURCES:
+            msg = f"{source} is not a valid PathSource"
+            raise ValueError(msg)
+        path = raw[_PATH_OFFSET : _PATH_OFFSET + path_len]
         resolved = source == PathSource.RESOLVED
         if source == PathSource.AS_PASSED:
             # a denied open names a file that exists: follow it to the end
-            exists = -rec.result in {errno.EACCES, errno.EPERM}
-            path, resolved = resolve.absolute(
-                path, header.pid, header.tid, rec.dfd, follow_last=exists
-            )
+            exists = -result in {errno.EACCES, errno.EPERM}
+            path, resolved = resolve.absolute(path, header.pid, header.tid, dfd, follow_last=exists)
         elif source == PathSource.FS_RELATIVE:
-            located = self._mounts.locate(rec.dev, path)
+            located = self._mounts.locate(dev, path)
             resolved = located is not None
             path = located if located is not None else path
 
-        rule = self.ctx.policy.files.match(path)
+        rule = self._match(path)
         if rule is None:
             return None
         ts_ns = header.ts_boot_ns + self.ctx.boot_to_utc_ns
         return FileAccessEvent(
-            timestamp=datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC).replace(
-                microsecond=ts_ns // 1000 % 1_000_000
-            ),
+            timestamp=_EPOCH + timedelta(microseconds=ts_ns // 1000),
             process=ProcessInfo(
                 pid=header.pid,
                 tid=header.tid,
@@ -127,10 +154,21 @@ class FileProbe(Probe):
                 uid=header.uid,
                 comm=bytes(header.comm),
             ),
-            syscall=OpenSyscall(rec.syscall).name.lower(),
+            syscall=_syscall_name(syscall),
             path=path,
-            flags=rec.flags,
-            result=rec.result,
+            flags=flags,
+            result=result,
             resolved=resolved,
             rule=rule.raw,
         )
+
+    def _match(self, path: bytes) -> WatchPattern | None:
+        """The policy's verdict on path, remembered: a flood names few files, often."""
+        try:
+            return self._rules[path]
+        except KeyError:
+            pass
+        if len(self._rules) >= _MATCH_CACHE_MAX:
+            self._rules.clear()
+        rule = self._rules[path] = self.ctx.policy.files.match(path)
+        return rule

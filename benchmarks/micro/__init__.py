@@ -1,0 +1,1 @@
+"""Microbenchmarks of the user-space hot paths (pytest-benchmark)."""
