@@ -13,11 +13,6 @@ ROOT=$(pwd)
 VENV="${BEE_TRACE_VENV:-$ROOT/.venv}"
 MODE="${1:-}"
 
-# build: clang, llvm-strip, libbpf headers; run: libbpf1
-APT_PACKAGES=(clang llvm libbpf-dev libbpf1 libelf1 python3 python3-venv)
-# tests and gates: setpriv and unshare (util-linux), clang-format, shellcheck, git
-TEST_PACKAGES=(util-linux procps clang-format shellcheck git)
-
 die() {
 	echo "bootstrap: error: $*" >&2
 	exit 1
@@ -31,20 +26,13 @@ esac
 [ "$(id -u)" -eq 0 ] || die "run as root: bee-trace loads kernel programs (try: sudo $0 $MODE)"
 command -v dpkg-query >/dev/null || die "this script supports Debian and Ubuntu (no dpkg-query found)"
 
-wanted=("${APT_PACKAGES[@]}")
+# the system packages, by the one script that knows each distribution's names
+# (on Debian and Ubuntu: clang llvm libbpf-dev libbpf1 libelf1 python3
+# python3-venv, and for the tests util-linux procps clang-format shellcheck git)
 if [ "$MODE" = test ]; then
-	wanted+=("${TEST_PACKAGES[@]}")
-fi
-missing=()
-for pkg in "${wanted[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-		missing+=("$pkg")
-	fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	echo "bootstrap: installing ${missing[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	sh scripts/install-deps.sh build run test
+else
+	sh scripts/install-deps.sh build run
 fi
 
 PYTHON="${PYTHON:-python3}"
