@@ -20,7 +20,7 @@ COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN sh scripts/install-deps.sh build run
 COPY requirements/build.lock requirements/build.lock
 RUN python3 -m venv /opt/build \
-    && /opt/build/bin/python -m pip install --no-cache-dir --require-hashes -r requirements/build.lock
+    && /opt/build/bin/python -m pip install --no-cache-dir --no-deps --require-hashes -r requirements/build.lock
 COPY . .
 # a fresh build: the BPF objects come from the sources just copied
 RUN rm -rf build dist \
@@ -47,7 +47,7 @@ RUN sh /tmp/install-deps.sh run \
 COPY requirements/runtime.lock /tmp/runtime.lock
 COPY --from=build /dist/ /tmp/dist/
 RUN python3 -m venv /opt/bee-trace \
-    && /opt/bee-trace/bin/python -m pip install --no-cache-dir --require-hashes -r /tmp/runtime.lock \
+    && /opt/bee-trace/bin/python -m pip install --no-cache-dir --no-deps --require-hashes -r /tmp/runtime.lock \
     && /opt/bee-trace/bin/python -m pip install --no-cache-dir --no-deps /tmp/dist/*.whl \
     && rm -rf /tmp/dist /tmp/runtime.lock
 # the policy comes from a mounted file (Kubernetes: a ConfigMap); without one,

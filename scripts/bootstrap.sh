@@ -44,10 +44,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
 if [ "$MODE" = test ]; then
-	"${PIP[@]}" install --require-hashes -r requirements/dev.lock
+	"${PIP[@]}" install --no-deps --require-hashes -r requirements/dev.lock
 else
-	"${PIP[@]}" install --require-hashes -r requirements/runtime.lock -r requirements/build.lock
+	"${PIP[@]}" install --no-deps --require-hashes -r requirements/runtime.lock -r requirements/build.lock
 fi
+# the locks are complete closures (installed with --no-deps): prove it
+"${PIP[@]}" check
 # a fresh build every time: the BPF objects come from the sources in this tree
 rm -rf build
 "${PIP[@]}" install --no-build-isolation --no-deps --force-reinstall .

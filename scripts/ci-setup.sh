@@ -24,4 +24,4 @@ if [ ! -x .venv/bin/python ]; then
 	"$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --disable-pip-version-check --quiet \
-	--require-hashes -r requirements/dev.lock
+	--no-deps --require-hashes -r requirements/dev.lock
