@@ -38,7 +38,7 @@ def _multiarch_include() -> list[str]:
     return [f"-I{include}"] if triplet and include.is_dir() else []
 
 
-def compile_bpf(source: Path, output: Path) -> None:
+def compile_bpf(source: Path, output: Path, defines: tuple[str, ...] = ()) -> None:
     """Compile one ``*.bpf.c`` into a CO-RE object with BTF, debug info stripped."""
     clang = os.environ.get("CLANG", "clang")
     strip = os.environ.get("LLVM_STRIP", "llvm-strip")
@@ -57,6 +57,7 @@ def compile_bpf(source: Path, output: Path) -> None:
         f"-D__TARGET_ARCH_{arch}",
         "-Wall",
         "-Werror",
+        *(f"-D{name}" for name in defines),
         f"-I{KERNEL_SRC}",
         *_multiarch_include(),
         "-c",
@@ -77,8 +78,10 @@ class BuildWithKernel(build_py):
         super().run()
         package = Path(self.build_lib) / "bee_trace"
         for source in sorted(KERNEL_SRC.glob("*.bpf.c")):
-            target = package / "kernel" / source.name.replace(".bpf.c", ".bpf.o")
-            compile_bpf(source, target)
+            stem = source.name.removesuffix(".bpf.c")
+            compile_bpf(source, package / "kernel" / f"{stem}.bpf.o")
+            # the fallback for kernels without a BPF ring buffer (before 5.8)
+            compile_bpf(source, package / "kernel" / f"{stem}.perfbuf.bpf.o", ("BT_PERFBUF",))
         shutil.copyfile(POLICY, package / "security.yml")
 
 

@@ -13,3 +13,4 @@ pytestmark  # unused variable (tests/kernel/test_network_monitor.py:27)
 pytestmark  # unused variable (tests/kernel/test_runtime.py:25)
 restore_logging  # unused function (tests/unit/test_cli.py:362)
 path_source  # ctypes field: tests write it as the kernel would
+perf_buffers  # autouse fixture (tests/kernel/test_fallbacks.py): every test there forces perf buffers

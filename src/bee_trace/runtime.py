@@ -2,24 +2,27 @@
 
 Each probe's object goes through open, configure, load, BTF check, populate
 and attach; all of them, or none: a failure part way detaches and closes what
-was done. One ring-buffer consumer serves every probe. Nothing is pinned, so
-closing the objects leaves nothing behind in the kernel.
+was done. One consumer serves every probe: ring buffers where the kernel
+has them (Linux 5.8), otherwise each object's perf-buffer build. Nothing is
+pinned, so closing the objects leaves nothing behind in the kernel.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bee_trace.bpf import BpfObject, RingBuffer
-from bee_trace.bpf.libbpf import possible_cpus
+from bee_trace.bpf import BpfObject, EventBuffer, PerfBuffer, RingBuffer
+from bee_trace.bpf.libbpf import perf_pages_per_cpu, possible_cpus
 from bee_trace.errors import BeeTraceError
 from bee_trace.events.model import ProbeStats, RunSummary
 from bee_trace.events.records import Counter, EventHeader, check_layout
+from bee_trace.host.features import ring_buffer_missing
 from bee_trace.probes.base import Probe, object_path
 
 if TYPE_CHECKING:
@@ -34,6 +37,22 @@ log = logging.getLogger(__name__)
 _HEADER_SIZE = ctypes.sizeof(EventHeader)
 
 
+def perfbuf_object(name: str) -> str:
+    """The perf-buffer build of an object: ``x.bpf.o`` -> ``x.perfbuf.bpf.o``."""
+    return name.removesuffix(".bpf.o") + ".perfbuf.bpf.o"
+
+
+def output_drops(kernel_count: int, perf_lost: int) -> int:
+    """Records a full output buffer lost, from the kernel's count and perf's.
+
+    Every failed output is counted by the kernel program, and a perf buffer
+    later reports the same losses as lost samples, so the two are not added:
+    the larger is taken. Perf's figure lags (it arrives with the next record
+    that fits) and the kernel's also covers failures perf does not see.
+    """
+    return max(kernel_count, perf_lost)
+
+
 @dataclass(slots=True)
 class _Loaded:
     probe: Probe
@@ -41,6 +60,8 @@ class _Loaded:
     delivered: int = 0
     malformed: int = 0
     undelivered: int = 0
+    # samples a full perf buffer lost, as perf reports them (fallback only)
+    perf_lost: int = 0
     kernel_drops: dict[Counter, int] = field(default_factory=dict)
     is_loaded: bool = False
     closed: bool = False
@@ -54,7 +75,8 @@ class Monitor:
         self._probes = probes
         self._output = output
         self._loaded: list[_Loaded] = []
-        self._ring = RingBuffer()
+        self._ring: EventBuffer = RingBuffer()
+        self.perf_buffer = False
         self._started_at = 0.0
         self.started = False
         self._output_failed = False
@@ -65,6 +87,8 @@ class Monitor:
         """Load and attach every probe, or none."""
         self._started_at = time.monotonic()
         try:
+            if self._probes:
+                self._choose_transport()
             for probe in self._probes:
                 self._start_probe(probe)
         except BaseException:
@@ -72,18 +96,31 @@ class Monitor:
             raise
         self.started = True
 
+    def _choose_transport(self) -> None:
+        why = ring_buffer_missing(os.environ)
+        self.perf_buffer = why is not None
+        if why is None:
+            log.info("events go through BPF ring buffers")
+            return
+        limit = self._probes[0].ctx.policy.limits.ring_buffer_bytes
+        pages = perf_pages_per_cpu(limit, possible_cpus(), os.sysconf("SC_PAGE_SIZE"))
+        self._ring = PerfBuffer(pages)
+        log.warning("events go through perf buffers (%d pages per CPU): %s", pages, why)
+
     def _start_probe(self, probe: Probe) -> None:
-        obj = BpfObject(object_path(probe.object_name))
+        name = probe.object_name
+        obj = BpfObject(object_path(perfbuf_object(name) if self.perf_buffer else name))
         loaded = _Loaded(probe, obj)
         self._loaded.append(loaded)
-        obj.map("events").set_max_entries(probe.ctx.policy.limits.ring_buffer_bytes)
+        if not self.perf_buffer:
+            obj.map("events").set_max_entries(probe.ctx.policy.limits.ring_buffer_bytes)
         probe.configure(obj)
         obj.load()
         loaded.is_loaded = True
         for struct_name, mirror in probe.records.items():
             check_layout(obj.struct_layout(struct_name), mirror)
         probe.populate(obj)
-        self._ring.add(obj.map("events"), self._handler(loaded))
+        self._ring.add(obj.map("events"), self._handler(loaded), self._on_lost(loaded))
         attached = probe.attach(obj)
         log.debug("probe %s attached: %s", probe.name, ", ".join(attached))
 
@@ -109,6 +146,13 @@ class Monitor:
             self._deliver(loaded, event)
 
         return handle
+
+    @staticmethod
+    def _on_lost(loaded: _Loaded) -> Callable[[int], None]:
+        def lost(count: int) -> None:
+            loaded.perf_lost += count
+
+        return lost
 
     def _deliver(self, loaded: _Loaded, event: Event) -> None:
         if self._output_failed:
@@ -156,7 +200,8 @@ class Monitor:
         for loaded in self._loaded:
             self._read_counters(loaded)
             k = loaded.kernel_drops
-            lost = k.get(Counter.DROP_RINGBUF, 0) + k.get(Counter.DROP_PENDING_FULL, 0)
+            lost = output_drops(k.get(Counter.DROP_RINGBUF, 0), loaded.perf_lost)
+            lost += k.get(Counter.DROP_PENDING_FULL, 0)
             out.append(
                 ProbeStats(
                     probe=loaded.probe.name,

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bee_trace.bpf import BpfMap, BpfObject, RingBuffer, libbpf
+from bee_trace.bpf import BpfMap, BpfObject, PerfBuffer, RingBuffer, libbpf
 from bee_trace.bpf.libbpf import lib, possible_cpus
 from bee_trace.errors import LoadError
 from bee_trace.events.records import MIRRORS, FilterKey, check_layout
 from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext, object_path
 from bee_trace.probes.file import FileProbe
+from bee_trace.runtime import perfbuf_object
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -397,3 +398,103 @@ def test_a_failing_epoll_is_a_load_error(loaded_net: BpfObject) -> None:
         assert str(e.value) == "ring buffer poll failed: EINVAL (Invalid argument)"
     finally:
         ring.close()
+
+
+# --- perf buffer (the fallback without ring buffers) ---
+
+
+def test_an_empty_perf_buffer_polls_nothing() -> None:
+    perf = PerfBuffer(1)
+    assert perf.poll(0) == 0
+    assert perf.consume() == 0
+    perf.close()
+    perf.close()
+
+
+def test_a_map_that_is_not_a_perf_event_array_is_refused(loaded_net: BpfObject) -> None:
+    perf = PerfBuffer(1)
+    try:
+        with pytest.raises(LoadError) as e:
+            perf.add(loaded_net.map("udp_agg"), lambda _raw: None)
+        assert e.value.errno == errno.EINVAL
+        assert "cannot consume perf buffer udp_agg: EINVAL" in str(e.value)
+        assert perf.poll(0) == 0
+    finally:
+        perf.close()
+
+
+def test_feature_probes_answer_for_the_running_kernel() -> None:
+    assert libbpf.map_type_supported(libbpf.BPF_MAP_TYPE_RINGBUF)
+    assert libbpf.prog_type_supported(libbpf.BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+    # a type no kernel knows: libbpf cannot even probe it
+    assert not libbpf.map_type_supported(9999)
+    assert not libbpf.prog_type_supported(9999)
+
+
+@pytest.fixture
+def watched_perf(tmp_path: Path) -> Iterator[tuple[BpfObject, Path]]:
+    """file_monitor's perf-buffer build loaded and attached, watching one file."""
+    suffix = f".beetest-perf-{os.getpid()}"
+    target = tmp_path / f"t{suffix}"
+    target.write_text("x")
+    probe = _watching_file_probe(suffix)
+    obj = BpfObject(object_path(perfbuf_object(probe.object_name)))
+    try:
+        probe.configure(obj)
+        obj.load()
+        probe.populate(obj)
+        probe.attach(obj)
+        yield obj, target
+    finally:
+        obj.close()
+
+
+@pytest.mark.parametrize("how", ["poll", "consume"])
+def test_a_perf_handler_error_is_raised_and_later_records_still_delivered(
+    watched_perf: tuple[BpfObject, Path], how: str
+) -> None:
+    obj, target = watched_perf
+    seen: list[bytes] = []
+
+    def handler(raw: bytes) -> None:
+        seen.append(raw)
+        msg = f"handler failed {len(seen)}"
+        raise _BoomError(msg)
+
+    perf = PerfBuffer(4)
+    try:
+        perf.add(obj.map("events"), handler)
+        _open_in_child(target, times=2)
+        run: Callable[[], int] = (lambda: perf.poll(5000)) if how == "poll" else perf.consume
+        # the first error is raised, once; a perf buffer has no way to stop
+        # part way, so the record after it was handed over too
+        with pytest.raises(_BoomError, match="handler failed 1"):
+            run()
+        assert len(seen) == 2
+        assert perf.error is None
+        assert perf.consume() == 0
+    finally:
+        perf.close()
+
+
+def test_samples_a_full_perf_buffer_lost_are_counted(
+    watched_perf: tuple[BpfObject, Path],
+) -> None:
+    obj, target = watched_perf
+    delivered: list[bytes] = []
+    perf = PerfBuffer(1)
+    try:
+        perf.add(obj.map("events"), delivered.append)
+        # one page holds a few records: most of these are lost. perf reports
+        # the loss with the next record that fits into the same CPU's buffer,
+        # so every open runs on CPU 0
+        cat = ["taskset", "-c", "0", "cat"]
+        subprocess.run([*cat, *[str(target)] * 500], check=True, capture_output=True)
+        perf.consume()
+        subprocess.run([*cat, str(target)], check=True, capture_output=True)
+        while perf.consume() > 0:
+            pass
+        assert perf.lost > 0
+        assert len(delivered) + perf.lost == 501
+    finally:
+        perf.close()

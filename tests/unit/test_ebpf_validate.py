@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import tomllib
@@ -185,7 +186,10 @@ def test_committed_allow_list_justifies_every_restricted_helper() -> None:
     for program, helpers in allow.programs.items():
         assert audit.check_helpers({program: helpers}, allow) == []
     assert {a.helper for a in allow.restricted} == {"send_signal"}
-    assert all(a.program.startswith("memory_monitor/") for a in allow.restricted)
+    assert all(
+        a.program.split("/")[0] in {"memory_monitor", "memory_monitor.perfbuf"}
+        for a in allow.restricted
+    )
 
 
 # verifier
@@ -261,14 +265,21 @@ def test_budgets_file_needs_its_table() -> None:
         verifier.read_budgets({})
 
 
-def test_variants_cover_every_probe_and_enforcement() -> None:
-    assert {(v.probe, v.enforce) for v in verifier.VARIANTS} == {
+def test_variants_cover_every_probe_enforcement_and_transport() -> None:
+    configs = {
         ("file_monitor", False),
         ("network_monitor", False),
         ("network_monitor", True),
         ("memory_monitor", False),
         ("memory_monitor", True),
     }
+    assert {(v.probe, v.enforce, v.transport) for v in verifier.VARIANTS} == {
+        (probe, enforce, transport)
+        for probe, enforce in configs
+        for transport in ("ringbuf", "perfbuf")
+    }
+    perf = [v for v in verifier.VARIANTS if v.transport == "perfbuf"]
+    assert {v.object_name("file_monitor.bpf.o") for v in perf} == {"file_monitor.perfbuf.bpf.o"}
 
 
 # privileges
@@ -395,3 +406,13 @@ def test_write_reports_and_summary(tmp_path: Path) -> None:
     index = (tmp_path / "summary.md").read_text()
     assert "[Verifier](verifier.md)" in index
     assert "[kernel-matrix.md](kernel-matrix.md)" in index
+
+
+def test_perfbuf_programs_have_budgets_of_their_own() -> None:
+    perf = dataclasses.replace(report("a", 500), transport="perfbuf")
+    assert perf.key == "file_monitor.perfbuf/a"
+    assert verifier.check_budgets([perf], {"file_monitor/a": 1000}) == [
+        "file_monitor.perfbuf/a: no budget in budgets.toml (processed 500 insns): add one"
+    ]
+    m = verifier.MapReport("file_monitor", "monitor", "perfbuf", "events", 4, 2, 328)
+    assert m.object == "file_monitor.perfbuf"

@@ -691,7 +691,10 @@ def test_flush_skips_a_key_gone_before_its_lookup(probe: NetworkProbe, obj: Fake
     ("policy_enforce", "flag", "expected"),
     [(False, False, False), (True, False, True), (False, True, True), (True, True, True)],
 )
-def test_configure(*, policy_enforce: bool, flag: bool, expected: bool) -> None:
+def test_configure(
+    monkeypatch: pytest.MonkeyPatch, *, policy_enforce: bool, flag: bool, expected: bool
+) -> None:
+    monkeypatch.setattr(network, "cgroup_hooks_missing", lambda _environ: None)
     text = POLICY + f"  enforce: {str(policy_enforce).lower()}\n"
     probe = make_probe(text, enforce=flag)
     assert probe.enforce is expected
@@ -807,3 +810,26 @@ def test_attach_without_cgroup2_monitors_only(
     event = decode(probe, record(daddr="203.0.113.9", blocked=True, result=-errno.EPERM))
     assert event is not None
     assert event.action == "allowed"
+
+
+def test_without_cgroup_hooks_enforcement_is_left_out_and_said_why(
+    obj: FakeObject, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("BEE_TRACE_FORCE_NO_CGROUP", "1")
+
+    def must_not_look() -> None:
+        pytest.fail("looked for cgroup v2 without cgroup hooks")
+
+    monkeypatch.setattr(network, "cgroup2_root", must_not_look)
+    probe = make_probe(enforce=True)
+    probe.configure(bpf(obj))
+    initial = obj.map(".rodata").initial
+    assert initial is not None
+    assert NetConfig.from_buffer_copy(initial).enforce == 0
+    assert obj.autoload == dict.fromkeys(network._ENFORCE_PROGRAMS, False)  # noqa: SLF001
+    with caplog.at_level(logging.WARNING, logger="bee_trace.probes.network"):
+        assert probe.attach(bpf(obj)) == ["enter_connect", "exit_connect"]
+    assert probe.enforcing is False
+    assert obj.cgroup_attached == []
+    assert "network enforcement unavailable, monitoring only" in caplog.text
+    assert "forced by BEE_TRACE_FORCE_NO_CGROUP" in caplog.text

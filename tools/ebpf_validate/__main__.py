@@ -18,6 +18,7 @@ from bee_trace.host.checks import effective_caps
 from bee_trace.policy import Policy, load_policy
 from bee_trace.probes import PROBES
 from bee_trace.probes.base import object_path
+from bee_trace.runtime import perfbuf_object
 from tools.ebpf_validate import audit, limits, privileges, verifier
 from tools.ebpf_validate.elf import sections
 from tools.ebpf_validate.report import Part, table, write
@@ -31,7 +32,7 @@ def _verifier_part(programs: list[verifier.ProgramReport], maps: list[verifier.M
     budgets = verifier.read_budgets(tomllib.loads((HERE / "budgets.toml").read_text()))
     rows = [
         (
-            p.probe, p.variant, p.program, p.processed_insns, p.verified_insns,
+            p.object, p.variant, p.program, p.processed_insns, p.verified_insns,
             "-" if p.stack_bytes is None else p.stack_bytes, p.xlated_bytes, p.jited_bytes,
             budgets.get(p.key, "none"),
             f"{budgets[p.key] / verifier.VERIFIER_LIMIT:.1%}" if p.key in budgets else "-",
@@ -43,7 +44,7 @@ def _verifier_part(programs: list[verifier.ProgramReport], maps: list[verifier.M
         "xlated bytes", "jited bytes", "budget", "budget / limit",
     )  # fmt: skip
     map_rows = [
-        (m.probe, m.variant, m.name, m.map_type, m.max_entries, m.memlock_bytes) for m in maps
+        (m.object, m.variant, m.name, m.map_type, m.max_entries, m.memlock_bytes) for m in maps
     ]
     md = [
         "## Programs",
@@ -69,7 +70,7 @@ def _verifier_part(programs: list[verifier.ProgramReport], maps: list[verifier.M
         md,
         verifier.check_budgets(programs, budgets),
         note=(
-            f"{len(programs)} programs in {len({(p.probe, p.variant) for p in programs})} "
+            f"{len(programs)} programs in {len({(p.object, p.variant) for p in programs})} "
             f"variants loaded; most verifier work: {worst.key} "
             f"{worst.processed_insns} insns ({worst.processed_insns / verifier.VERIFIER_LIMIT:.1%})"
         ),
@@ -83,13 +84,20 @@ def _audit_part(programs: list[verifier.ProgramReport], directory: Path) -> Part
     by_object: dict[str, set[int]] = defaultdict(set)
     for p in programs:
         used[p.key].update(names.get(i, f"unknown_{i}") for i in p.helper_ids)
-        by_object[p.probe].update(p.helper_ids)
+        by_object[p.object].update(p.helper_ids)
     problems = audit.check_helpers(used, allow)
     objdump = shutil.which("llvm-objdump") or "llvm-objdump"
     (directory / "objdump").mkdir(parents=True, exist_ok=True)
     objects: list[dict[str, object]] = []
-    for probe in sorted({cls.object_name: name for name, cls in PROBES.items()}.items()):
-        obj_name, probe_name = probe
+    builds = {
+        obj_name: key
+        for name, cls in PROBES.items()
+        for obj_name, key in (
+            (cls.object_name, name),
+            (perfbuf_object(cls.object_name), f"{name}.perfbuf"),
+        )
+    }
+    for obj_name, probe_name in sorted(builds.items()):
         path = object_path(obj_name)
         secs = sections(path.read_bytes())
         text = subprocess.run(  # noqa: S603 - llvm-objdump on our own object

@@ -20,6 +20,7 @@ from bee_trace.errors import LoadError
 from bee_trace.policy import load_policy
 from bee_trace.probes import PROBES, ProbeContext
 from bee_trace.probes.base import object_path
+from bee_trace.runtime import perfbuf_object
 from tools.ebpf_validate.audit import helper_calls
 
 if TYPE_CHECKING:
@@ -42,15 +43,24 @@ class Variant:
     probe: str
     name: str
     enforce: bool
-    transport: str = "ringbuf"  # the only event transport bee-trace has today
+    transport: str = "ringbuf"  # or "perfbuf", the fallback without ring buffers
+
+    def object_name(self, name: str) -> str:
+        """The object file this variant loads."""
+        return perfbuf_object(name) if self.transport == "perfbuf" else name
 
 
-VARIANTS: Final = (
-    Variant("file_monitor", "monitor", enforce=False),
-    Variant("network_monitor", "monitor", enforce=False),
-    Variant("network_monitor", "enforce", enforce=True),
-    Variant("memory_monitor", "monitor", enforce=False),
-    Variant("memory_monitor", "enforce", enforce=True),
+_CONFIGS: Final = (
+    ("file_monitor", "monitor", False),
+    ("network_monitor", "monitor", False),
+    ("network_monitor", "enforce", True),
+    ("memory_monitor", "monitor", False),
+    ("memory_monitor", "enforce", True),
+)
+VARIANTS: Final = tuple(
+    Variant(probe, name, enforce=enforce, transport=transport)
+    for transport in ("ringbuf", "perfbuf")
+    for probe, name, enforce in _CONFIGS
 )
 
 
@@ -90,9 +100,14 @@ class ProgramReport:
     helper_ids: tuple[int, ...]
 
     @property
+    def object(self) -> str:
+        """The object, as reports name it: ``file_monitor`` or ``file_monitor.perfbuf``."""
+        return self.probe if self.transport == "ringbuf" else f"{self.probe}.{self.transport}"
+
+    @property
     def key(self) -> str:
         """``object/program``, as budgets.toml and helpers.toml name it."""
-        return f"{self.probe}/{self.program}"
+        return f"{self.object}/{self.program}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +116,16 @@ class MapReport:
 
     probe: str
     variant: str
+    transport: str
     name: str
     map_type: int
     max_entries: int
     memlock_bytes: int
+
+    @property
+    def object(self) -> str:
+        """The object, as reports name it (see :attr:`ProgramReport.object`)."""
+        return self.probe if self.transport == "ringbuf" else f"{self.probe}.{self.transport}"
 
 
 def fdinfo(fd: int, pid: int | str = "self") -> dict[str, str]:
@@ -130,9 +151,11 @@ def load_variant(
     probe = PROBES[variant.probe](
         ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=0, enforce=variant.enforce)
     )
-    obj = BpfObject(object_path(probe.object_name))
+    obj = BpfObject(object_path(variant.object_name(probe.object_name)))
     try:
-        obj.map("events").set_max_entries(policy.limits.ring_buffer_bytes)
+        if variant.transport == "ringbuf":
+            # a perf event array has one entry per CPU; its buffers are sized when opened
+            obj.map("events").set_max_entries(policy.limits.ring_buffer_bytes)
         probe.configure(obj)
         names = obj.program_names()
         for name in names:
@@ -168,6 +191,7 @@ def load_variant(
                 MapReport(
                     probe=variant.probe,
                     variant=variant.name,
+                    transport=variant.transport,
                     name=name,
                     map_type=int(info_lines.get("map_type", "0")),
                     max_entries=m.max_entries,

@@ -14,11 +14,12 @@ import ctypes.util
 import errno
 import logging
 import os
+import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from bee_trace.errors import LoadError
 
@@ -43,6 +44,16 @@ _LIBBPF_INFO: Final = 1
 _PRINT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 # int (*)(void *ctx, void *data, size_t size)
 _SAMPLE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+# void (*)(void *ctx, int cpu, void *data, __u32 size)
+_PERF_SAMPLE_FN = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32
+)
+# void (*)(void *ctx, int cpu, __u64 cnt)
+_PERF_LOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64)
+
+# enum bpf_map_type and enum bpf_prog_type (uapi linux/bpf.h)
+BPF_MAP_TYPE_RINGBUF: Final = 27
+BPF_PROG_TYPE_CGROUP_SOCK_ADDR: Final = 18
 
 
 class _BtfType(ctypes.Structure):
@@ -133,6 +144,13 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "ring_buffer__poll": (i, [vp, i]),
         "ring_buffer__consume": (i, [vp]),
         "ring_buffer__free": (None, [vp]),
+        "perf_buffer__new": (vp, [i, sz, _PERF_SAMPLE_FN, _PERF_LOST_FN, vp, vp]),
+        "perf_buffer__poll": (i, [vp, i]),
+        "perf_buffer__consume": (i, [vp]),
+        "perf_buffer__free": (None, [vp]),
+        "perf_buffer__epoll_fd": (i, [vp]),
+        "libbpf_probe_bpf_map_type": (i, [i, vp]),
+        "libbpf_probe_bpf_prog_type": (i, [i, vp]),
         "btf__find_by_name_kind": (ctypes.c_int32, [vp, cp, u32]),
         "btf__type_by_id": (ctypes.POINTER(_BtfType), [vp, u32]),
         "btf__name_by_offset": (cp, [vp, u32]),
@@ -528,11 +546,70 @@ def possible_cpus() -> int:
     return n
 
 
+def map_type_supported(map_type: int) -> bool:
+    """Whether the running kernel can create maps of this type (a probe, not a version check)."""
+    rc = int(lib().libbpf_probe_bpf_map_type(map_type, None))
+    if rc < 0:
+        log.debug("cannot probe map type %d: %s", map_type, _reason(-rc))
+    return rc == 1
+
+
+def prog_type_supported(prog_type: int) -> bool:
+    """Whether the running kernel can load programs of this type."""
+    rc = int(lib().libbpf_probe_bpf_prog_type(prog_type, None))
+    if rc < 0:
+        log.debug("cannot probe program type %d: %s", prog_type, _reason(-rc))
+    return rc == 1
+
+
+def perf_pages_per_cpu(total_bytes: int, cpus: int, page_bytes: int) -> int:
+    """Pages of each CPU's perf buffer: a power of two, together at most total_bytes.
+
+    The ring buffer's size in the policy is shared out across the CPUs, so the
+    fallback locks no more kernel memory than the ring buffer would; at least
+    one page per CPU.
+    """
+    pages = max(total_bytes // (page_bytes * max(cpus, 1)), 1)
+    return 1 << (pages.bit_length() - 1)
+
+
 SampleHandler = Callable[[bytes], None]
+LostHandler = Callable[[int], None]
+
+
+class EventBuffer(Protocol):
+    """What the runtime needs of a consumer of the kernel programs' events."""
+
+    @property
+    def lost(self) -> int:
+        """Records the kernel could not hand over (perf buffers only; 0 otherwise)."""
+        ...
+
+    def add(
+        self, bpf_map: BpfMap, handler: SampleHandler, on_lost: LostHandler | None = None
+    ) -> None:
+        """Deliver each record of bpf_map to handler; report losses to on_lost."""
+        ...
+
+    def poll(self, timeout_ms: int) -> int:
+        """Wait up to timeout_ms for records and deliver them; return how many."""
+        ...
+
+    def consume(self) -> int:
+        """Deliver whatever is already in the buffers, without waiting."""
+        ...
+
+    def close(self) -> None:
+        """Free the consumer. Safe to call twice."""
+        ...
 
 
 class RingBuffer:
     """Consumes one or more BPF ring buffer maps through one epoll set."""
+
+    # a ring buffer loses nothing between kernel and consumer: a full buffer
+    # fails bpf_ringbuf_output, which the kernel program counts
+    lost = 0
 
     def __init__(self) -> None:
         """Start empty; add maps with :meth:`add`."""
@@ -541,8 +618,11 @@ class RingBuffer:
         self._callbacks: list[object] = []
         self.error: BaseException | None = None
 
-    def add(self, bpf_map: BpfMap, handler: SampleHandler) -> None:
+    def add(
+        self, bpf_map: BpfMap, handler: SampleHandler, on_lost: LostHandler | None = None
+    ) -> None:
         """Deliver each record of bpf_map to handler, as bytes."""
+        del on_lost  # nothing is lost past the kernel program's own count
 
         def on_sample(_ctx: int | None, data: int | None, size: int) -> int:
             try:
@@ -593,3 +673,85 @@ class RingBuffer:
         if self._ptr:
             lib().ring_buffer__free(self._ptr)
             self._ptr = None
+
+
+class PerfBuffer:
+    """Consumes BPF perf event array maps: the fallback where there is no ring buffer.
+
+    libbpf opens one perf buffer per CPU for each map and counts what the
+    kernel could not write into a full one; those lost samples reach
+    ``lost`` and each map's ``on_lost``, so none goes unseen.
+    """
+
+    def __init__(self, page_cnt: int) -> None:
+        """Start empty; each map added gets page_cnt pages (a power of two) per CPU."""
+        self.page_cnt = page_cnt
+        self._buffers: list[int] = []
+        self._callbacks: list[object] = []
+        self._delivered = 0
+        self._epoll: select.epoll | None = None
+        self.lost = 0
+        self.error: BaseException | None = None
+
+    def add(
+        self, bpf_map: BpfMap, handler: SampleHandler, on_lost: LostHandler | None = None
+    ) -> None:
+        """Deliver each record of bpf_map to handler, as bytes; losses to on_lost."""
+
+        def on_sample(_ctx: int | None, _cpu: int, data: int | None, size: int) -> None:
+            self._delivered += 1
+            try:
+                handler(ctypes.string_at(data, size) if data else b"")
+            except BaseException as exc:  # noqa: BLE001 - re-raised after poll returns
+                # keep delivering: the handler counts what it cannot take
+                if self.error is None:
+                    self.error = exc
+
+        def on_lost_samples(_ctx: int | None, _cpu: int, count: int) -> None:
+            self.lost += count
+            if on_lost is not None:
+                on_lost(count)
+
+        sample_cb, lost_cb = _PERF_SAMPLE_FN(on_sample), _PERF_LOST_FN(on_lost_samples)
+        self._callbacks += [sample_cb, lost_cb]
+        with _capture() as lines:
+            ptr = lib().perf_buffer__new(bpf_map.fd, self.page_cnt, sample_cb, lost_cb, None, None)
+            err = _ptr_error(ptr)
+        if err:
+            msg = f"cannot consume perf buffer {bpf_map.name}"
+            raise _fail(msg, err, lines)
+        self._buffers.append(ptr)
+        if self._epoll is None:
+            self._epoll = select.epoll()
+        self._epoll.register(lib().perf_buffer__epoll_fd(ptr), select.EPOLLIN)
+
+    def poll(self, timeout_ms: int) -> int:
+        """Wait up to timeout_ms for records and deliver them; return how many."""
+        if self._epoll is None:
+            return 0
+        # one wait over every map's buffers, then take what each one holds
+        self._epoll.poll(timeout_ms / 1000)
+        return self.consume()
+
+    def consume(self) -> int:
+        """Deliver whatever is already in the buffers, without waiting."""
+        self._delivered = 0
+        failed = 0
+        for ptr in self._buffers:
+            failed = failed or min(int(lib().perf_buffer__consume(ptr)), 0)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        if failed:
+            msg = "perf buffer consume failed"
+            raise _fail(msg, -failed, [])
+        return self._delivered
+
+    def close(self) -> None:
+        """Free every perf buffer. Safe to call twice."""
+        for ptr in self._buffers:
+            lib().perf_buffer__free(ptr)
+        self._buffers.clear()
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None

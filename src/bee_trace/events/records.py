@@ -32,7 +32,7 @@ class Counter(IntEnum):
     """``enum bt_counter``: the per-CPU counters every probe keeps."""
 
     EMITTED = 0
-    DROP_RINGBUF = 1
+    DROP_RINGBUF = 1  # output buffer full (ring buffer, or perf buffer in the fallback)
     DROP_PENDING_FULL = 2
     UDP_UNAGGREGATED = 3
 

@@ -194,6 +194,7 @@ struct bt_mem_config {
 /* per-CPU counters, indexed by this enum */
 enum bt_counter {
 	BT_CNT_EMITTED = 0,
+	/* output buffer full (ring buffer, or perf buffer in the fallback) */
 	BT_CNT_DROP_RINGBUF = 1,
 	BT_CNT_DROP_PENDING_FULL = 2,
 	/* not a loss: a UDP send sent on its own because the table was full */

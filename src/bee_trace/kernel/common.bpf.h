@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * What every bee-trace kernel program shares: the ring buffer and counters
+ * What every bee-trace kernel program shares: the output buffer and counters
  * each object owns, the common record header, and small helpers.
  */
 #ifndef BEE_TRACE_COMMON_BPF_H
@@ -21,11 +21,24 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#ifdef BT_PERFBUF
+/*
+ * the fallback for kernels without BPF_MAP_TYPE_RINGBUF (before 5.8): one
+ * perf buffer per CPU; libbpf sizes the array to the CPUs, user space the
+ * buffers when it opens them
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+#else
 /* user space sizes it before load */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
 } events SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -40,6 +53,26 @@ static __always_inline void count(__u32 which)
 
 	if (val)
 		*val += 1;
+}
+
+/*
+ * Send one record to user space through whichever buffer this object was
+ * built with. ctx is the program's context: bpf_perf_event_output needs it,
+ * the ring buffer does not. A full buffer counts as a drop.
+ */
+static __always_inline void emit(void *ctx, void *data, __u64 size)
+{
+	long err;
+
+#ifdef BT_PERFBUF
+	err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, data, size);
+#else
+	err = bpf_ringbuf_output(&events, data, size, 0);
+#endif
+	if (err)
+		count(BT_CNT_DROP_RINGBUF);
+	else
+		count(BT_CNT_EMITTED);
 }
 
 static __always_inline void fill_header(struct bt_event_header *hdr, struct task_struct *task,

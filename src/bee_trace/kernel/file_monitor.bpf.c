@@ -228,7 +228,7 @@ static __always_inline __u32 walk_path(struct scratch *s, struct vfsmount *vfsmn
 	return pos;
 }
 
-static __always_inline void send(struct bt_file_event *ev, __u32 path_len)
+static __always_inline void send(void *ctx, struct bt_file_event *ev, __u32 path_len)
 {
 	__u32 size;
 
@@ -238,14 +238,12 @@ static __always_inline void send(struct bt_file_event *ev, __u32 path_len)
 	ev->hdr.size = size;
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
-	if (bpf_ringbuf_output(&events, ev, size, 0))
-		count(BT_CNT_DROP_RINGBUF);
-	else
-		count(BT_CNT_EMITTED);
+	emit(ctx, ev, size);
 }
 
 /* the open succeeded: judge and name the file the descriptor refers to */
-static __always_inline void report_file(struct scratch *s, struct task_struct *task, __u32 fd)
+static __always_inline void report_file(void *ctx, struct scratch *s, struct task_struct *task,
+					__u32 fd)
 {
 	struct file *f = file_of_fd(task, fd);
 	struct dentry *dentry, *parent;
@@ -281,7 +279,7 @@ static __always_inline void report_file(struct scratch *s, struct task_struct *t
 	BOUND(pos, 0xfff);
 	bpf_probe_read_kernel(s->ev.path, len, &s->walk[pos]);
 	s->ev.path[len] = '\0';
-	send(&s->ev, len);
+	send(ctx, &s->ev, len);
 }
 
 /*
@@ -335,7 +333,8 @@ static __always_inline __u64 prefix_directory(struct scratch *s, struct task_str
  * last component (and the one before) is what the pre-filter judges; user
  * space makes the name absolute.
  */
-static __always_inline void report_name(struct scratch *s, struct task_struct *task, __u64 filename)
+static __always_inline void report_name(void *ctx, struct scratch *s, struct task_struct *task,
+					__u64 filename)
 {
 	long n = bpf_probe_read_user_str(s->ev.path, sizeof(s->ev.path), (void *)filename);
 	__u64 end, base, pbase, len;
@@ -399,7 +398,7 @@ static __always_inline void report_name(struct scratch *s, struct task_struct *t
 	s->ev.path_source = BT_PATH_AS_PASSED;
 	if (s->ev.path[0] != '/')
 		end = prefix_directory(s, task, end);
-	send(&s->ev, end);
+	send(ctx, &s->ev, end);
 }
 
 static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
@@ -425,9 +424,9 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	s->ev.syscall = p->syscall;
 	s->ev.dev = 0;
 	if (ctx->ret >= 0)
-		report_file(s, task, (__u32)ctx->ret);
+		report_file(ctx, s, task, (__u32)ctx->ret);
 	else
-		report_name(s, task, p->filename);
+		report_name(ctx, s, task, p->filename);
 out:
 	bpf_map_delete_elem(&pending, &id);
 	return 0;

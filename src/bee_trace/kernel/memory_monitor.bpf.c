@@ -170,7 +170,7 @@ static __always_inline void judge(struct task_struct *task, __u32 target, __u8 o
 		count(BT_CNT_DROP_PENDING_FULL);
 }
 
-static __always_inline void send_pending(__s64 ret)
+static __always_inline void send_pending(void *ctx, __s64 ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct bt_mem_event *ev = bpf_map_lookup_elem(&pending, &id);
@@ -179,10 +179,7 @@ static __always_inline void send_pending(__s64 ret)
 		return;
 	ev->result = (__s32)ret;
 	ev->hdr.size = sizeof(*ev);
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
-		count(BT_CNT_DROP_RINGBUF);
-	else
-		count(BT_CNT_EMITTED);
+	emit(ctx, ev, sizeof(*ev));
 	bpf_map_delete_elem(&pending, &id);
 }
 
@@ -208,7 +205,7 @@ int enter_ptrace(struct syscall_enter_ctx *ctx)
 SEC("tracepoint/syscalls/sys_exit_ptrace")
 int exit_ptrace(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx->ret);
+	send_pending(ctx, ctx->ret);
 	return 0;
 }
 
@@ -223,7 +220,7 @@ int enter_vm_readv(struct syscall_enter_ctx *ctx)
 SEC("tracepoint/syscalls/sys_exit_process_vm_readv")
 int exit_vm_readv(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx->ret);
+	send_pending(ctx, ctx->ret);
 	return 0;
 }
 
@@ -238,7 +235,7 @@ int enter_vm_writev(struct syscall_enter_ctx *ctx)
 SEC("tracepoint/syscalls/sys_exit_process_vm_writev")
 int exit_vm_writev(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx->ret);
+	send_pending(ctx, ctx->ret);
 	return 0;
 }
 
@@ -356,7 +353,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	if (!target || target == id >> 32)
 		return 0;
 	judge(task, target, BT_MEM_PROC_MEM, fl);
-	send_pending(ctx->ret);
+	send_pending(ctx, ctx->ret);
 	return 0;
 }
 

@@ -223,13 +223,10 @@ int enter_sendmsg(struct syscall_enter_ctx *ctx)
 	return remember(ctx->args[0], msg.msg_name, msg.msg_namelen, BT_NET_SENDMSG);
 }
 
-static __always_inline void send(struct bt_net_event *ev)
+static __always_inline void send(void *ctx, struct bt_net_event *ev)
 {
 	ev->hdr.size = sizeof(*ev);
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
-		count(BT_CNT_DROP_RINGBUF);
-	else
-		count(BT_CNT_EMITTED);
+	emit(ctx, ev, sizeof(*ev));
 }
 
 /*
@@ -290,9 +287,9 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx)
 	p->ev.result = ctx->ret < 0 ? (__s32)ctx->ret : 0;
 	if (is_datagram(p->ev.protocol) && p->ev.syscall != BT_NET_CONNECT) {
 		if (!aggregate(&p->ev))
-			send(&p->ev);
+			send(ctx, &p->ev);
 	} else {
-		send(&p->ev);
+		send(ctx, &p->ev);
 	}
 	bpf_map_delete_elem(&pending, &id);
 	return 0;

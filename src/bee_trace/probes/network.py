@@ -36,6 +36,7 @@ from bee_trace.events.records import (
     UdpValue,
 )
 from bee_trace.host.cgroup import CgroupUnavailableError, cgroup2_root, v1_socket_controllers
+from bee_trace.host.features import cgroup_hooks_missing
 from bee_trace.probes.base import Probe, ProbeContext
 
 if TYPE_CHECKING:
@@ -113,18 +114,24 @@ class NetworkProbe(Probe):
         policy = self.ctx.policy.network
         self.enforce = policy.enforce or self.ctx.enforce
         self.enforcing = False
+        # why the cgroup deny programs cannot be loaded, when they cannot
+        self._no_cgroup_hooks: str | None = None
         self._seen: dict[bytes, _Seen] = {}
         self._next_flush = 0.0
 
     def configure(self, obj: BpfObject) -> None:
         """Set the read-only globals; load the deny programs only to enforce."""
+        if self.enforce:
+            # a kernel that cannot load them would fail the whole object: leave them out
+            self._no_cgroup_hooks = cgroup_hooks_missing(os.environ)
+        deny = self.enforce and self._no_cgroup_hooks is None
         cfg = NetConfig()
         cfg.self_tgid = self.ctx.self_pid
-        cfg.enforce = int(self.enforce)
+        cfg.enforce = int(deny)
         cfg.udp_window_ns = UDP_WINDOW_NS
         obj.map(".rodata").set_initial_value(bytes(cfg))
         for name in _ENFORCE_PROGRAMS:
-            obj.set_autoload(name, enabled=self.enforce)
+            obj.set_autoload(name, enabled=deny)
 
     def populate(self, obj: BpfObject) -> None:
         """Write blocked_ips into the LPM tries; the value is the entry's index."""
@@ -145,13 +152,19 @@ class NetworkProbe(Probe):
         """The tracepoint programs; the deny programs attach to a cgroup."""
         return [n for n in obj.program_names() if n not in _ENFORCE_PROGRAMS]
 
+    def _cgroup_root(self) -> Path:
+        """Where the deny programs attach; a kernel without the hooks has none."""
+        if self._no_cgroup_hooks is not None:
+            raise CgroupUnavailableError(self._no_cgroup_hooks)
+        return cgroup2_root()
+
     def attach(self, obj: BpfObject) -> list[str]:
         """Attach the tracepoints, then enforcement if asked for and possible."""
         names = super().attach(obj)
         if not self.enforce:
             return names
         try:
-            root = cgroup2_root()
+            root = self._cgroup_root()
         except CgroupUnavailableError as exc:
             log.warning("network enforcement unavailable, monitoring only: %s", exc)
             return names
