@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bee_trace.bpf import BpfMap, BpfObject, PerfBuffer, RingBuffer, libbpf
-from bee_trace.bpf.libbpf import lib, possible_cpus
+from bee_trace.bpf.libbpf import lib, loaded_programs, possible_cpus
 from bee_trace.errors import LoadError
 from bee_trace.events.records import MIRRORS, FilterKey, check_layout
 from bee_trace.policy import parse_policy
@@ -498,3 +498,17 @@ def test_samples_a_full_perf_buffer_lost_are_counted(
         assert len(delivered) + perf.lost == 501
     finally:
         perf.close()
+
+
+def test_loaded_programs_lists_ours_with_their_accounting() -> None:
+    obj = BpfObject(object_path("memory_monitor.bpf.o"))
+    try:
+        obj.load()
+        ours = {obj.program_info(name).id: name for name in obj.program_names()}
+        listed = loaded_programs()
+        for prog_id, name in ours.items():
+            assert listed[prog_id].name == name[:15]
+            assert listed[prog_id].run_cnt >= 0
+    finally:
+        obj.close()
+    assert not set(ours) & set(loaded_programs())

@@ -80,7 +80,12 @@ class _ProgInfo(ctypes.Structure):
         ("_pointers", ctypes.c_uint64 * 3),  # jited/xlated insns, load_time
         ("created_by_uid", ctypes.c_uint32),
         ("nr_map_ids", ctypes.c_uint32),
-        ("_more", ctypes.c_uint64 * 20),  # map_ids ... run_cnt, recursion_misses
+        ("map_ids", ctypes.c_uint64),
+        ("name", ctypes.c_char * 16),
+        ("_middle", ctypes.c_uint8 * 112),  # ifindex ... prog_tags
+        ("run_time_ns", ctypes.c_uint64),  # with kernel.bpf_stats_enabled
+        ("run_cnt", ctypes.c_uint64),
+        ("recursion_misses", ctypes.c_uint64),
         ("verified_insns", ctypes.c_uint32),
         ("_attach_btf", ctypes.c_uint32 * 2),
     )
@@ -130,6 +135,8 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_object__next_map": (vp, [vp, vp]),
         "bpf_map__name": (cp, [vp]),
         "bpf_obj_get_info_by_fd": (i, [i, vp, ctypes.POINTER(u32)]),
+        "bpf_prog_get_next_id": (i, [u32, ctypes.POINTER(u32)]),
+        "bpf_prog_get_fd_by_id": (i, [u32]),
         "bpf_link__destroy": (i, [vp]),
         "bpf_map__fd": (i, [vp]),
         "bpf_map__set_max_entries": (i, [vp, u32]),
@@ -264,6 +271,44 @@ class ProgramInfo:
     xlated_bytes: int
     jited_bytes: int
     map_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramStats:
+    """A loaded program's run-time accounting (``kernel.bpf_stats_enabled``)."""
+
+    id: int
+    name: str
+    run_time_ns: int
+    run_cnt: int
+
+
+def loaded_programs() -> dict[int, ProgramStats]:
+    """Every BPF program the kernel holds now, whoever loaded it, by id."""
+    lb = lib()
+    found: dict[int, ProgramStats] = {}
+    current = ctypes.c_uint32(0)
+    # the kernel hands out ids in increasing order, so this ends
+    while lb.bpf_prog_get_next_id(current.value, ctypes.byref(current)) == 0:
+        fd = lb.bpf_prog_get_fd_by_id(current.value)
+        if fd < 0:
+            continue  # unloaded meanwhile
+        try:
+            info = _ProgInfo()
+            size = ctypes.c_uint32(ctypes.sizeof(info))
+            err = lb.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size))
+        finally:
+            os.close(fd)
+        if err:
+            what = f"cannot read program {current.value}"
+            raise _fail(what, -err, [])
+        found[int(info.id)] = ProgramStats(
+            id=int(info.id),
+            name=info.name.decode("utf-8", "replace"),
+            run_time_ns=int(info.run_time_ns),
+            run_cnt=int(info.run_cnt),
+        )
+    return found
 
 
 class BpfLink:
