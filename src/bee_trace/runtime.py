@@ -10,6 +10,7 @@ pinned, so closing the objects leaves nothing behind in the kernel.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import struct
@@ -102,6 +103,12 @@ class Monitor:
         if why is None:
             log.info("events go through BPF ring buffers")
             return
+        # the perf-buffer build stamps events with CLOCK_MONOTONIC (see now_ns)
+        offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        for probe in self._probes:
+            probe.ctx = dataclasses.replace(
+                probe.ctx, clock_id=time.CLOCK_MONOTONIC, boot_to_utc_ns=offset
+            )
         limit = self._probes[0].ctx.policy.limits.ring_buffer_bytes
         pages = perf_pages_per_cpu(limit, possible_cpus(), os.sysconf("SC_PAGE_SIZE"))
         self._ring = PerfBuffer(pages)

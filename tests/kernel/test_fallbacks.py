@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,11 +82,15 @@ def test_watched_read_through_perf_buffers(tmp_path: Path) -> None:
     with BeeTrace(
         "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
     ) as bee:
+        opened_at = datetime.now(tz=UTC)
         pid = _open_in_child(target)
         run = _run_until(bee, pid)
     (event,) = [e for e in run.events if e["pid"] == pid]
     assert event["type"] == "file_access"
     assert event["path"] == str(target)
+    # the fallback stamps with CLOCK_MONOTONIC; the time shown is still UTC now
+    stamped = datetime.fromisoformat(str(event["timestamp"]))
+    assert abs((stamped - opened_at).total_seconds()) < 5
     assert "file_monitor: 1 event, 0 dropped" in run.stderr
 
 

@@ -139,7 +139,7 @@ def test_every_missing_requirement_gets_its_own_line(host: Host) -> None:
     lines = missing(host, release="5.4.0-150-generic")
 
     assert len(lines) == 4, lines
-    assert "Linux 5.8 or newer" in lines[0]
+    assert "Linux 5.5 or newer" in lines[0]
     assert "5.4.0-150-generic" in lines[0]
     assert str(host.paths.btf) in lines[1]
     assert "CAP_BPF" in lines[2]
@@ -156,17 +156,21 @@ def test_lines_are_the_error_message_split_per_requirement() -> None:
 # kernel version
 
 
-@pytest.mark.parametrize("release", ["5.8.0", "5.10.0-28-amd64", "6.1.0", "10.0.1", "6.18"])
+@pytest.mark.parametrize(
+    "release", ["5.5.0", "5.8.0", "5.10.0-28-amd64", "6.1.0", "10.0.1", "6.18"]
+)
 def test_kernel_at_or_above_the_floor_passes(host: Host, release: str) -> None:
     passes(host, release=release)
 
 
-@pytest.mark.parametrize("release", ["5.7.19", "4.19.0-26-amd64", "3.10.0-1160.el7.x86_64"])
+@pytest.mark.parametrize(
+    "release", ["5.4.0-150-generic", "4.19.0-26-amd64", "3.10.0-1160.el7.x86_64"]
+)
 def test_kernel_too_old_is_named_with_its_release(host: Host, release: str) -> None:
     lines = missing(host, release=release)
 
     assert lines == [
-        f"missing requirement: Linux 5.8 or newer (BPF ring buffer); this is {release}"
+        f"missing requirement: Linux 5.5 or newer (bpf_probe_read_kernel); this is {release}"
     ]
 
 

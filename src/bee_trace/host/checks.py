@@ -1,7 +1,8 @@
 """Start-up checks: everything bee-trace needs from the host, named one by one.
 
 Features are probed, not inferred from version numbers, except the kernel
-version floor itself, which stands for the ring buffer map (Linux 5.8).
+version floor itself, which stands for the newest helper every build of the
+programs uses (bpf_probe_read_kernel, Linux 5.5).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_KERNEL: Final = (5, 8)
+# bpf_probe_read_kernel/user (5.5) is the newest helper every build uses;
+# ring buffers (5.8) are probed for, and older kernels get perf buffers
+MIN_KERNEL: Final = (5, 5)
 BTF_PATH: Final = Path("/sys/kernel/btf/vmlinux")
 TRACEFS_DIR: Final = Path("/sys/kernel/tracing")
 DEBUGFS_TRACING_DIR: Final = Path("/sys/kernel/debug/tracing")
@@ -212,7 +215,7 @@ def check_host(
     else:
         if version < MIN_KERNEL:
             floor = ".".join(map(str, MIN_KERNEL))
-            missing.append(f"Linux {floor} or newer (BPF ring buffer); this is {release}")
+            missing.append(f"Linux {floor} or newer (bpf_probe_read_kernel); this is {release}")
 
     if not os.access(paths.btf, os.R_OK):
         missing.append(f"kernel BTF at {paths.btf} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)")

@@ -27,6 +27,7 @@ struct bt_event_header {
 	__u16 kind;
 	__u16 size;
 	__u32 _pad0;
+	/* CLOCK_BOOTTIME; CLOCK_MONOTONIC in the perf-buffer build (see now_ns) */
 	__u64 ts_boot_ns;
 	__u32 pid;
 	__u32 tid;

@@ -75,13 +75,27 @@ static __always_inline void emit(void *ctx, void *data, __u64 size)
 		count(BT_CNT_EMITTED);
 }
 
+/*
+ * Event time. bpf_ktime_get_boot_ns arrived in 5.8, with the ring buffer; the
+ * perf-buffer build serves older kernels, so it reads CLOCK_MONOTONIC and
+ * user space converts from that clock instead.
+ */
+static __always_inline __u64 now_ns(void)
+{
+#ifdef BT_PERFBUF
+	return bpf_ktime_get_ns();
+#else
+	return bpf_ktime_get_boot_ns();
+#endif
+}
+
 static __always_inline void fill_header(struct bt_event_header *hdr, struct task_struct *task,
 					__u16 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	hdr->kind = kind;
-	hdr->ts_boot_ns = bpf_ktime_get_boot_ns();
+	hdr->ts_boot_ns = now_ns();
 	hdr->pid = id >> 32;
 	hdr->tid = (__u32)id;
 	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);

@@ -239,7 +239,7 @@ static __always_inline bool aggregate(struct bt_net_event *ev)
 {
 	struct bt_udp_key key = {};
 	struct bt_udp_value fresh = {}, *val;
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now = now_ns();
 
 	key.tgid = ev->hdr.pid;
 	key.result = ev->result;

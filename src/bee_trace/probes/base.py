@@ -9,6 +9,7 @@ programs and feeds the probe the records from its ring buffer.
 from __future__ import annotations
 
 import importlib.resources
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ class ProbeContext:
     boot_to_utc_ns: int
     # --enforce: network enforcement on, whatever the policy says
     enforce: bool = False
+    # the clock the kernel stamps events with; boot_to_utc_ns converts from it
+    clock_id: int = time.CLOCK_BOOTTIME
 
 
 def object_path(name: str) -> Path:

@@ -270,7 +270,7 @@ class NetworkProbe(Probe):
             return []
         self._next_flush = now + _FLUSH_EVERY_S
         table = obj.map("udp_agg")
-        now_boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        now_boot = time.clock_gettime_ns(self.ctx.clock_id)
         out: list[NetworkConnectionEvent] = []
         for key in table.keys(ctypes.sizeof(UdpKey)):
             raw = table.lookup(key, ctypes.sizeof(UdpValue))
