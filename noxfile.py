@@ -165,12 +165,22 @@ def build(session: nox.Session) -> None:
 
 @nox.session(name="ebpf-validate")
 def ebpf_validate(session: nox.Session) -> None:
-    """Verifier budgets, bytecode audit, least privilege, resource limits (as root).
+    """Verifier budgets, bytecode audit, least privilege, resource limits, kernel matrix.
 
-    Writes reports/ebpf/; ``-- --skip privileges`` and the like leave parts out.
+    As root. Writes reports/ebpf/; ``-- --skip privileges`` and the like leave
+    parts of the first four out. The kernel matrix keeps its downloads in
+    BEE_TRACE_KERNEL_CACHE (default /var/cache/bee-trace/kernel-matrix), so a
+    second run on the same machine downloads nothing.
     """
     _install(session)
     session.run("python", "-m", "tools.ebpf_validate", *session.posargs)
+    session.run(
+        "python", "-m", "tools.kernel_matrix", "--install", "--cache", _kernel_cache(),
+    )  # fmt: skip
+
+
+def _kernel_cache() -> str:
+    return os.environ.get("BEE_TRACE_KERNEL_CACHE", "/var/cache/bee-trace/kernel-matrix")
 
 
 @nox.session(name="kernel-matrix")
