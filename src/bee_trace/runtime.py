@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bee_trace.bpf import BpfObject, EventBuffer, PerfBuffer, RingBuffer
-from bee_trace.bpf.libbpf import perf_pages_per_cpu, possible_cpus
+from bee_trace.bpf.libbpf import detach_all, perf_pages_per_cpu, possible_cpus
 from bee_trace.errors import BeeTraceError
 from bee_trace.events.model import ProbeStats, RunSummary
 from bee_trace.events.records import Counter, EventHeader, check_layout
@@ -226,6 +226,8 @@ class Monitor:
 
     def stop(self) -> RunSummary:
         """Detach, deliver what is left, count, then unload everything."""
+        # every probe's links at once: each detach waits for a grace period
+        detach_all([link for loaded in self._loaded for link in loaded.obj.links])
         for loaded in self._loaded:
             loaded.obj.detach()
         try:

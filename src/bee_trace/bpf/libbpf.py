@@ -17,6 +17,7 @@ import os
 import select
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LIBBPF_SONAME: Final = "libbpf.so.1"
 LIBBPF_MIN_VERSION: Final = (1, 1)
+_DETACH_THREADS: Final = 16
 
 _BTF_KIND_STRUCT: Final = 4
 _BTF_KIND_FUNC_PROTO_MASK: Final = 0x1F
@@ -319,6 +321,11 @@ class BpfLink:
         self._ptr: int | None = ptr
         self.program = program
 
+    @property
+    def attached(self) -> bool:
+        """Whether destroy has not run yet."""
+        return bool(self._ptr)
+
     def destroy(self) -> None:
         """Detach. Safe to call twice."""
         if self._ptr:
@@ -402,6 +409,23 @@ class BpfMap:
                 raise _fail(what, -err, [])
             out.append(nxt.raw)
             prev = nxt
+
+
+def detach_all(links: list[BpfLink]) -> None:
+    """Destroy links side by side.
+
+    Detaching a tracepoint program waits for an RCU grace period (about 60 ms
+    here); one after another, 26 links took 1.6 s. From threads (ctypes lets
+    go of the GIL) the waits overlap.
+    """
+    live = [link for link in links if link.attached]
+    if len(live) <= 1:
+        for link in live:
+            link.destroy()
+        return
+    with ThreadPoolExecutor(max_workers=min(len(live), _DETACH_THREADS)) as pool:
+        for done in [pool.submit(link.destroy) for link in live]:
+            done.result()
 
 
 class BpfObject:
@@ -570,8 +594,7 @@ class BpfObject:
 
     def detach(self) -> None:
         """Destroy every link this object made."""
-        for link in reversed(self.links):
-            link.destroy()
+        detach_all(self.links)
         self.links.clear()
 
     def close(self) -> None:
