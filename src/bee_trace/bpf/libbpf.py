@@ -129,6 +129,7 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_program__set_autoload": (i, [vp, ctypes.c_bool]),
         "bpf_program__attach": (vp, [vp]),
         "bpf_program__attach_cgroup": (vp, [vp, i]),
+        "bpf_program__attach_tracepoint": (vp, [vp, cp, cp]),
         "bpf_program__fd": (i, [vp]),
         "bpf_program__set_log_level": (i, [vp, u32]),
         "bpf_program__set_log_buf": (i, [vp, vp, sz]),
@@ -556,6 +557,20 @@ class BpfObject:
             err = _ptr_error(ptr)
         if err:
             msg = f"cannot attach {name} ({self.section(name)})"
+            raise _fail(msg, err, lines)
+        link = BpfLink(ptr, name)
+        self.links.append(link)
+        return link
+
+    def attach_tracepoint(self, name: str, category: str, event: str) -> BpfLink:
+        """Attach one program to a tracepoint other than the one its section names."""
+        with _capture() as lines:
+            ptr = lib().bpf_program__attach_tracepoint(
+                self._program(name), category.encode(), event.encode()
+            )
+            err = _ptr_error(ptr)
+        if err:
+            msg = f"cannot attach {name} to tracepoint {category}/{event}"
             raise _fail(msg, err, lines)
         link = BpfLink(ptr, name)
         self.links.append(link)

@@ -439,26 +439,14 @@ int enter_open_by_handle_at(struct syscall_enter_ctx *ctx)
 	return remember_open(0, (__u32)ctx->args[2], (__s32)ctx->args[0], BT_SYS_OPEN_BY_HANDLE_AT);
 }
 
-SEC("tracepoint/syscalls/sys_exit_open_by_handle_at")
-int exit_open_by_handle_at(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int exit_open(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
-}
-
+/*
+ * One program for the exit of every open: the entry side noted which call it
+ * was. It is loaded once and attached to sys_exit_open, sys_exit_openat2 and
+ * sys_exit_open_by_handle_at as well (probes/file.py), so the verifier walks
+ * its path walk once instead of four times, which is most of start-up.
+ */
 SEC("tracepoint/syscalls/sys_exit_openat")
 int exit_openat(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int exit_openat2(struct syscall_exit_ctx *ctx)
 {
 	return finish_open(ctx);
 }
