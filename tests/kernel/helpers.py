@@ -144,3 +144,20 @@ def program_exists(prog_id: int) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def open_in_child(path: Path, count: int = 1, *, cpu: int | None = None) -> int:
+    """Open path for reading count times in a child process; return its pid.
+
+    With cpu, the child runs on that CPU only: perf reports a buffer's lost
+    samples with the next record written to that same CPU's buffer.
+    """
+    pin = f"os.sched_setaffinity(0, {{{cpu}}})\n" if cpu is not None else ""
+    code = (
+        f"import os\n{pin}"
+        f"for _ in range({count}):\n"
+        f"    os.close(os.open({str(path)!r}, os.O_RDONLY))\n"
+        "print(os.getpid())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import BeeTrace, Run
+from tests.kernel.helpers import BeeTrace, Run, open_in_child
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,18 +61,6 @@ def _run_until(bee: BeeTrace, pid: int) -> Run:
     return run
 
 
-def _open_in_child(path: Path, count: int = 1) -> int:
-    # on CPU 0 only: perf reports a buffer's lost samples with the next record
-    # written to that same CPU's buffer
-    code = (
-        "import os\nos.sched_setaffinity(0, {0})\n"
-        f"for _ in range({count}):\n"
-        f"    os.close(os.open({str(path)!r}, os.O_RDONLY))\nprint(os.getpid())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return int(out.stdout)
-
-
 def test_watched_read_through_perf_buffers(tmp_path: Path) -> None:
     suffix = f".beetest-perfbuf-{os.getpid()}"
     target = tmp_path / f"secret{suffix}"
@@ -83,7 +71,7 @@ def test_watched_read_through_perf_buffers(tmp_path: Path) -> None:
         "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
     ) as bee:
         opened_at = datetime.now(tz=UTC)
-        pid = _open_in_child(target)
+        pid = open_in_child(target, cpu=0)
         run = _run_until(bee, pid)
     (event,) = [e for e in run.events if e["pid"] == pid]
     assert event["type"] == "file_access"
@@ -151,12 +139,12 @@ def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> Non
     ) as bee:
         os.kill(bee.pid, signal.SIGSTOP)
         try:
-            pid = _open_in_child(target, FLOOD_OPENS)
+            pid = open_in_child(target, FLOOD_OPENS, cpu=0)
         finally:
             os.kill(bee.pid, signal.SIGCONT)
         time.sleep(0.5)
         # one more record once there is room: perf reports the lost samples with it
-        _open_in_child(target)
+        open_in_child(target, cpu=0)
         time.sleep(0.5)
         run = bee.stop()
     assert run.returncode == 0, run.stderr

@@ -17,23 +17,11 @@ from bee_trace.probes import ProbeContext
 from bee_trace.probes.file import FileProbe
 from bee_trace.runtime import Monitor
 from tests.fakes import Recorder
-from tests.kernel.helpers import BeeTrace
+from tests.kernel.helpers import BeeTrace, open_in_child
 
 pytestmark = pytest.mark.kernel
 
 FLOOD_OPENS = 60_000
-
-
-def _flood(path: Path, count: int) -> int:
-    code = (
-        "import os, sys\n"
-        f"p = {str(path)!r}\n"
-        f"for _ in range({count}):\n"
-        "    os.close(os.open(p, os.O_RDONLY))\n"
-        "print(os.getpid())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return int(out.stdout)
 
 
 def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> None:
@@ -49,7 +37,7 @@ def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> Non
     ) as bee:
         os.kill(bee.pid, signal.SIGSTOP)
         try:
-            pid = _flood(target, FLOOD_OPENS)
+            pid = open_in_child(target, FLOOD_OPENS)
         finally:
             os.kill(bee.pid, signal.SIGCONT)
         time.sleep(0.5)
@@ -78,7 +66,7 @@ def test_bee_trace_does_not_report_its_own_opens(tmp_path: Path) -> None:
     monitor.start()
     try:
         target.read_text()  # this process: must not be reported
-        child = _flood(target, 1)  # another process: must be
+        child = open_in_child(target, 1)  # another process: must be
         deadline = time.monotonic() + 10
         while not out.events and time.monotonic() < deadline:
             monitor.poll(100)
@@ -153,7 +141,7 @@ def test_a_signal_stops_bee_trace_even_when_stdout_is_not_read(tmp_path: Path) -
         for line in proc.stderr:
             if "ready" in line:
                 break
-        _flood(target, 20_000)  # far more than a 64 KiB pipe holds
+        open_in_child(target, 20_000)  # far more than a 64 KiB pipe holds
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
