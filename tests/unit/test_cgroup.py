@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bee_trace.host import cgroup
+from bee_trace.host import cgroup, mount
 from bee_trace.host.cgroup import (
     CgroupUnavailableError,
     cgroup2_root,
@@ -238,7 +238,7 @@ def fake_ctypes(monkeypatch: pytest.MonkeyPatch, libc: FakeLibc, err: int = 0) -
         c_int=ctypes.c_int,
         get_errno=lambda: err,
     )
-    monkeypatch.setattr(cgroup, "ctypes", fake)
+    monkeypatch.setattr(mount, "ctypes", fake)
 
 
 def test_mount_cgroup2_makes_the_directory_and_calls_mount(

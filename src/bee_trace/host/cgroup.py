@@ -8,13 +8,14 @@ the v2 path, and the kernel then skips cgroup BPF programs for them.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
 import re
 from pathlib import Path
 from typing import Final
+
+from bee_trace.host.mount import mount_fs
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,7 @@ def v1_socket_controllers(mounts: Path = PROC_MOUNTS) -> list[str]:
 
 def _mount_cgroup2(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_void_p]
-    libc.mount.restype = ctypes.c_int
-    if libc.mount(b"cgroup2", os.fsencode(target), b"cgroup2", None, None) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(target))
+    mount_fs(b"cgroup2", target)
 
 
 def cgroup2_root(mounts: Path = PROC_MOUNTS, private: Path = PRIVATE_MOUNT) -> Path:

@@ -7,7 +7,6 @@ programs uses (bpf_probe_read_kernel, Linux 5.5).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from bee_trace.errors import HostRequirementError
+from bee_trace.host.mount import mount_fs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -141,12 +141,7 @@ def tracefs_mounted(mounts: Path, where: Iterable[Path]) -> Path | None:
 
 def mount_tracefs(target: Path) -> None:
     """Mount tracefs at target (needs CAP_SYS_ADMIN)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_void_p]
-    libc.mount.restype = ctypes.c_int
-    if libc.mount(b"tracefs", os.fsencode(target), b"tracefs", None, None) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(target))
+    mount_fs(b"tracefs", target)
 
 
 def ensure_tracefs(paths: HostPaths) -> str | None:
