@@ -382,6 +382,7 @@ class FakeObject:
     def __init__(self) -> None:
         self.maps: dict[str, FakeMap] = {}
         self.attached: list[str] = []
+        self.also: list[tuple[str, str, str]] = []
 
     def map(self, name: str) -> FakeMap:
         return self.maps.setdefault(name, FakeMap())
@@ -391,6 +392,9 @@ class FakeObject:
 
     def attach(self, name: str) -> None:
         self.attached.append(name)
+
+    def attach_tracepoint(self, name: str, category: str, event: str) -> None:
+        self.also.append((name, category, event))
 
 
 @pytest.mark.parametrize("enforce", [False, True])
@@ -459,8 +463,10 @@ def test_populate_of_an_empty_allow_list() -> None:
 def test_attach_attaches_every_program(probe: MemoryProbe) -> None:
     obj = FakeObject()
     names = probe.attach(bpf(obj))
-    assert names == obj.program_names()
-    assert obj.attached == names
+    shared = [("mem_exit_openat", "syscalls", e) for e in ("sys_exit_open", "sys_exit_openat2")]
+    assert names == obj.program_names() + [f"{n}@{e}" for n, _, e in shared]
+    assert obj.attached == obj.program_names()
+    assert obj.also == shared
 
 
 @pytest.mark.parametrize("final", [False, True])

@@ -58,6 +58,7 @@ struct inode {
 
 struct file {
 	struct path f_path;
+	unsigned int f_flags;
 	struct inode *f_inode;
 	void *private_data;
 };

@@ -232,6 +232,8 @@ static __always_inline void send(void *ctx, struct bt_file_event *ev, __u32 path
 {
 	__u32 size;
 
+	/* only now, for the few opens that passed the pre-filter */
+	fill_header(&ev->hdr, (struct task_struct *)bpf_get_current_task(), BT_EVENT_FILE_ACCESS);
 	path_len &= BT_PATH_MAX - 1;
 	ev->path_len = path_len;
 	size = offsetof(struct bt_file_event, path) + path_len + 1;
@@ -417,7 +419,6 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 		goto out;
 
 	task = (struct task_struct *)bpf_get_current_task();
-	fill_header(&s->ev.hdr, task, BT_EVENT_FILE_ACCESS);
 	s->ev.result = (__s32)ctx->ret;
 	s->ev.flags = p->flags;
 	s->ev.dfd = p->dfd;

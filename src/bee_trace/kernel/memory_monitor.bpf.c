@@ -49,13 +49,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u32);
-} pending_open SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, char[BT_COMM_LEN]);
 	__type(value, __u8);
@@ -240,41 +233,11 @@ int exit_vm_writev(struct syscall_exit_ctx *ctx)
 }
 
 /*
- * /proc/<pid>/mem: the entry side only notes the flags; the exit side finds
- * the opened file and checks it is "mem" on procfs under a numeric directory.
- * A failed open names no file, so it cannot be told apart here.
+ * /proc/<pid>/mem: no entry side. The exit side finds the opened file, checks
+ * it is "mem" on procfs under a numeric directory, and takes the open flags
+ * from the file itself. A failed open names no file, so it cannot be told
+ * apart here.
  */
-static __always_inline int remember_open(__u32 flags)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	if (!cfg.watch_proc_mem || id >> 32 == cfg.self_tgid)
-		return 0;
-	if (bpf_map_update_elem(&pending_open, &id, &flags, BPF_ANY))
-		count(BT_CNT_DROP_PENDING_FULL);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_open")
-int mem_enter_open(struct syscall_enter_ctx *ctx)
-{
-	return remember_open((__u32)ctx->args[1]);
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat")
-int mem_enter_openat(struct syscall_enter_ctx *ctx)
-{
-	return remember_open((__u32)ctx->args[2]);
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int mem_enter_openat2(struct syscall_enter_ctx *ctx)
-{
-	struct open_how how = {};
-
-	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-	return remember_open((__u32)how.flags);
-}
 
 /*
  * The process a procfs inode belongs to, as a global tgid: the inode holds
@@ -330,19 +293,19 @@ static __always_inline __u32 proc_mem_target(struct file *f)
 	return proc_inode_tgid(BPF_CORE_READ(f, f_inode));
 }
 
-static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+/*
+ * One program for the exit of every open (see probes/memory.py): loaded once,
+ * attached to sys_exit_openat by its section and to the others by the probe.
+ */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int mem_exit_openat(struct syscall_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 *flags = bpf_map_lookup_elem(&pending_open, &id);
 	struct task_struct *task;
 	struct file *f;
-	__u32 target, fl;
+	__u32 target;
 
-	if (!flags)
-		return 0;
-	fl = *flags;
-	bpf_map_delete_elem(&pending_open, &id);
-	if (ctx->ret < 0)
+	if (!cfg.watch_proc_mem || ctx->ret < 0 || id >> 32 == cfg.self_tgid)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
 	f = file_of_fd(task, (__u32)ctx->ret);
@@ -352,25 +315,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	/* a process on its own memory, through any of its threads, is not an alert */
 	if (!target || target == id >> 32)
 		return 0;
-	judge(task, target, BT_MEM_PROC_MEM, fl);
+	judge(task, target, BT_MEM_PROC_MEM, BPF_CORE_READ(f, f_flags));
 	send_pending(ctx, ctx->ret);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int mem_exit_open(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int mem_exit_openat(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int mem_exit_openat2(struct syscall_exit_ctx *ctx)
-{
-	return finish_open(ctx);
 }

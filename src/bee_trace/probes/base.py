@@ -51,6 +51,8 @@ class Probe(ABC):
     event_kind: ClassVar[int]
     # struct name in the object's BTF -> ctypes mirror, checked after load
     records: ClassVar[dict[str, type]]
+    # program -> further syscall tracepoints it serves (see attach)
+    also_attach: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, ctx: ProbeContext) -> None:
         """Keep the context; nothing touches the kernel yet."""
@@ -69,10 +71,19 @@ class Probe(ABC):
         return obj.program_names()
 
     def attach(self, obj: BpfObject) -> list[str]:
-        """Attach the programs; return what was attached, for the log."""
+        """Attach the programs; return what was attached, for the log.
+
+        A program named in :attr:`also_attach` is attached to those syscall
+        tracepoints too, besides the one its section names: one program, one
+        verification, several hooks.
+        """
         names = self.programs(obj)
         for name in names:
             obj.attach(name)
+        for name, events in self.also_attach.items():
+            for event in events:
+                obj.attach_tracepoint(name, "syscalls", event)
+                names.append(f"{name}@{event}")
         return names
 
     def flush(self, obj: BpfObject, *, final: bool) -> Sequence[Event]:

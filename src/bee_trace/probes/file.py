@@ -42,12 +42,6 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MATCH_CACHE_MAX: Final = 4096
 
 
-# the exit program (attached to sys_exit_openat by its section) also takes
-# these: the entry side records which call it was (see file_monitor.bpf.c)
-_EXIT_PROGRAM: Final = "exit_openat"
-_SHARED_EXITS: Final = ("sys_exit_open", "sys_exit_openat2", "sys_exit_open_by_handle_at")
-
-
 class OpenSyscall(IntEnum):
     """``enum bt_open_syscall``."""
 
@@ -90,6 +84,10 @@ class FileProbe(Probe):
         "bt_filter_key": FilterKey,
         "bt_file_config": FileConfig,
     }
+    # the exit program serves every open: the entry side noted which call it was
+    also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
+        "exit_openat": ("sys_exit_open", "sys_exit_openat2", "sys_exit_open_by_handle_at"),
+    }
 
     def __init__(self, ctx: ProbeContext) -> None:
         """Nothing touches the kernel yet."""
@@ -126,13 +124,6 @@ class FileProbe(Probe):
         filt = obj.map("filter")
         for key in self._keys():
             filt.update(bytes(key), b"\x01")
-
-    def attach(self, obj: BpfObject) -> list[str]:
-        """Attach every program; the one exit program serves every open's exit."""
-        names = super().attach(obj)
-        for event in _SHARED_EXITS:
-            obj.attach_tracepoint(_EXIT_PROGRAM, "syscalls", event)
-        return [*names, *(f"{_EXIT_PROGRAM}@{event}" for event in _SHARED_EXITS)]
 
     def decode(self, header: EventHeader, raw: bytes) -> FileAccessEvent | None:
         """Decode, make the path absolute and refine with the full pattern."""

@@ -138,6 +138,10 @@ class MemoryProbe(Probe):
         "bt_exe_id": ExeId,
         "bt_mem_config": MemConfig,
     }
+    # one /proc/<pid>/mem check for the exit of every open
+    also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
+        "mem_exit_openat": ("sys_exit_open", "sys_exit_openat2"),
+    }
 
     def configure(self, obj: BpfObject) -> None:
         """Set what is watched and whether to enforce."""
