@@ -90,12 +90,39 @@ class Monitor:
         try:
             if self._probes:
                 self._choose_transport()
+            self._plan_handoffs()
             for probe in self._probes:
                 self._start_probe(probe)
+            self._chain_handoffs()
         except BaseException:
             self.close()
             raise
         self.started = True
+
+    def _plan_handoffs(self) -> None:
+        """Let the probe that accepts open handoffs serve the others' opens (see Probe)."""
+        hub = next((p for p in self._probes if p.accepts_open_handoffs), None)
+        if hub is None:
+            return
+        for probe in self._probes:
+            if probe is hub or probe.open_handoff is None:
+                continue
+            if any(p.handed_off for p in self._probes):
+                msg = "only one probe can take opens handed over by file_monitor"
+                raise BeeTraceError(msg)
+            probe.handed_off = True
+            hub.handoff_names += probe.open_handoff[1]
+
+    def _chain_handoffs(self) -> None:
+        """Put each handed-off probe's exit program where the hub's program calls it."""
+        hub = next((x for x in self._loaded if x.probe.accepts_open_handoffs), None)
+        for loaded in self._loaded:
+            handoff = loaded.probe.open_handoff
+            if hub is None or not loaded.probe.handed_off or handoff is None:
+                continue
+            fd = loaded.obj.program_fd(handoff[0])
+            hub.obj.map("open_exit_chain").update(struct.pack("<I", 0), struct.pack("<I", fd))
+            log.debug("%s hands %s opens to %s", hub.probe.name, handoff[1], loaded.probe.name)
 
     def _choose_transport(self) -> None:
         why = ring_buffer_missing(os.environ)

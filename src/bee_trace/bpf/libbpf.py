@@ -56,6 +56,9 @@ _PERF_LOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_u
 # enum bpf_map_type and enum bpf_prog_type (uapi linux/bpf.h)
 BPF_MAP_TYPE_RINGBUF: Final = 27
 BPF_PROG_TYPE_CGROUP_SOCK_ADDR: Final = 18
+BPF_PROG_TYPE_TRACEPOINT: Final = 5
+BPF_FUNC_GET_CURRENT_TASK_BTF: Final = 158
+BPF_FUNC_TASK_PT_REGS: Final = 175
 
 
 class _BtfType(ctypes.Structure):
@@ -161,6 +164,7 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "perf_buffer__epoll_fd": (i, [vp]),
         "libbpf_probe_bpf_map_type": (i, [i, vp]),
         "libbpf_probe_bpf_prog_type": (i, [i, vp]),
+        "libbpf_probe_bpf_helper": (i, [i, i, vp]),
         "btf__find_by_name_kind": (ctypes.c_int32, [vp, cp, u32]),
         "btf__type_by_id": (ctypes.POINTER(_BtfType), [vp, u32]),
         "btf__name_by_offset": (cp, [vp, u32]),
@@ -522,12 +526,17 @@ class BpfObject:
         insns = lib().bpf_program__insns(prog)
         return ctypes.string_at(insns, count * 8) if insns else b""
 
-    def program_info(self, name: str) -> ProgramInfo:
-        """What the kernel says about a loaded program: sizes and verifier work."""
+    def program_fd(self, name: str) -> int:
+        """The descriptor of a loaded program, for a program array."""
         fd = int(lib().bpf_program__fd(self._program(name)))
         if fd < 0:
             msg = f"program {name} of {self.path.name} is not loaded"
             raise LoadError(msg)
+        return fd
+
+    def program_info(self, name: str) -> ProgramInfo:
+        """What the kernel says about a loaded program: sizes and verifier work."""
+        fd = self.program_fd(name)
         info = _ProgInfo()
         size = ctypes.c_uint32(ctypes.sizeof(info))
         err = lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size))
@@ -642,6 +651,14 @@ def prog_type_supported(prog_type: int) -> bool:
     rc = int(lib().libbpf_probe_bpf_prog_type(prog_type, None))
     if rc < 0:
         log.debug("cannot probe program type %d: %s", prog_type, _reason(-rc))
+    return rc == 1
+
+
+def helper_supported(prog_type: int, helper: int) -> bool:
+    """Whether programs of prog_type may call the helper numbered helper on this kernel."""
+    rc = int(lib().libbpf_probe_bpf_helper(prog_type, helper, None))
+    if rc < 0:
+        log.debug("cannot probe helper %d for program type %d: %s", helper, prog_type, _reason(-rc))
     return rc == 1
 
 

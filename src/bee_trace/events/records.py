@@ -18,6 +18,8 @@ from bee_trace.errors import LoadError
 COMM_LEN: Final = 16
 PATH_MAX: Final = 4096
 FILTER_KEY_MAX: Final = 60
+# BT_SIG_WORDS: the file probe's signature bit set, in 64-bit words
+SIG_WORDS: Final = (1 << 16) // 64
 
 
 class EventKind(IntEnum):
@@ -89,11 +91,15 @@ class FileConfig(ctypes.Structure):
 
     _fields_ = (
         ("self_tgid", ctypes.c_uint32),
-        ("_pad0", ctypes.c_uint32),
+        ("args_at_exit", ctypes.c_uint8),
+        ("task_btf", ctypes.c_uint8),
+        ("has_dirname", ctypes.c_uint8),
+        ("has_handoff", ctypes.c_uint8),
         ("suffix_lens", ctypes.c_uint64),
         ("prefix_lens", ctypes.c_uint64),
-        ("has_dirname", ctypes.c_uint8),
-        ("_pad1", ctypes.c_uint8 * 7),
+        ("sig_lens", ctypes.c_uint8 * 3),
+        ("_pad1", ctypes.c_uint8 * 5),
+        ("sig_bits", ctypes.c_uint64 * SIG_WORDS),
     )
 
 

@@ -82,6 +82,11 @@ enum bt_filter_kind {
 	BT_FILTER_SUFFIX = 2,
 	BT_FILTER_PREFIX = 3,
 	BT_FILTER_DIRNAME = 4,
+	/*
+	 * a name another probe wants to see opened (memory_monitor: "mem"):
+	 * such opens are handed to the program in open_exit_chain
+	 */
+	BT_FILTER_HANDOFF = 5,
 };
 
 struct bt_filter_key {
@@ -203,15 +208,46 @@ enum bt_counter {
 	BT_CNT_MAX = 4,
 };
 
+/*
+ * The file probe's first-stage filter: a bit set over signatures of name
+ * endings (and beginnings, and parent directory endings), so that an open of
+ * an unwatched file costs a few loads and no map lookup. A signature covers
+ * the last (or first) 1 to BT_SIG_SPAN bytes of a name; see bt_sig() in
+ * file_monitor.bpf.c and policy/signatures.py, which compute it alike.
+ */
+#define BT_SIG_SPAN  8
+#define BT_SIG_BITS  16
+#define BT_SIG_WORDS ((1 << BT_SIG_BITS) / 64)
+
+enum bt_sig_tag {
+	/* the file's name ends with these bytes (NAME, SUFFIX, HANDOFF keys) */
+	BT_SIG_TAIL = 0,
+	/* the file's name starts with these bytes (PREFIX keys) */
+	BT_SIG_HEAD = 1,
+	/* the parent directory's name ends with these bytes (DIRNAME keys) */
+	BT_SIG_PARENT = 2,
+};
+
 /* read-only configuration, set by user space before load */
 struct bt_file_config {
 	__u32 self_tgid;
-	__u32 _pad0;
+	/*
+	 * the kernel has bpf_task_pt_regs (5.15): the exit program reads the
+	 * call's arguments from the task's registers and no entry program runs
+	 */
+	__u8 args_at_exit;
+	/* the kernel has bpf_get_current_task_btf (5.11): direct loads */
+	__u8 task_btf;
+	__u8 has_dirname;
+	/* opens of BT_FILTER_HANDOFF names go on to open_exit_chain */
+	__u8 has_handoff;
 	/* bit n set: a SUFFIX (resp. PREFIX) key of length n exists */
 	__u64 suffix_lens;
 	__u64 prefix_lens;
-	__u8 has_dirname;
-	__u8 _pad1[7];
+	/* bit n-1 set: signatures of n bytes exist, per enum bt_sig_tag */
+	__u8 sig_lens[3];
+	__u8 _pad1[5];
+	__u64 sig_bits[BT_SIG_WORDS];
 };
 
 #endif /* BEE_TRACE_H */

@@ -141,6 +141,30 @@ struct open_how {
 	__u64 resolve;
 };
 
+/*
+ * The registers a task entered the kernel with, for a syscall's arguments at
+ * its exit; SYSCALL_ARGn reads the nth. arm64 overwrites x0 with the return
+ * value and keeps the first argument in orig_x0.
+ */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+};
+#define SYSCALL_ARG1(r) ((r)->di)
+#define SYSCALL_ARG2(r) ((r)->si)
+#define SYSCALL_ARG3(r) ((r)->dx)
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+	__u64 regs[31];
+	__u64 orig_x0;
+};
+#define SYSCALL_ARG1(r) ((r)->orig_x0)
+#define SYSCALL_ARG2(r) ((r)->regs[1])
+#define SYSCALL_ARG3(r) ((r)->regs[2])
+#endif
+
 #pragma clang attribute pop
 
 #endif /* BEE_TRACE_CORE_TYPES_H */

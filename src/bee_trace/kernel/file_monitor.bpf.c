@@ -3,13 +3,19 @@
  * file_monitor: opens for reading of watched files.
  *
  * Syscall tracepoints are the hooks because they are there on every kernel
- * bee-trace supports, unlike fentry or BPF LSM. The entry side keeps the
- * arguments per thread; the exit side knows the result and, when the open
- * succeeded, finds the struct file behind the new descriptor. From that file
- * the real path is walked dentry by dentry, so relative names, directory
- * descriptors and symlinks all end in the same absolute path. The pre-filter
- * looks at the file's name and its parent's name only, and the walk happens
- * only for files that pass it: unwatched opens never reach user space.
+ * bee-trace supports, unlike fentry or BPF LSM. Every open on the host runs
+ * the exit program, so its common case, an unwatched file, is made cheap: it
+ * finds the struct file behind the new descriptor, reads the file's name and
+ * its parent's, and tests a few signatures of them against a bit set in
+ * read-only memory (cfg.sig_bits). Only a hit goes on to the exact
+ * pre-filter (a hash map of keys), and only a file that passes that has its
+ * real path walked, dentry by dentry, so relative names, directory
+ * descriptors and symlinks all end in the same absolute path.
+ *
+ * The call's arguments (flags, directory descriptor, the name of a failed
+ * open) are read at exit from the task's saved registers where the kernel
+ * has bpf_task_pt_regs (5.15). Older kernels run entry programs that keep
+ * them per thread in a hash map, at the cost of a second program per open.
  */
 #include "common.bpf.h"
 
@@ -19,6 +25,21 @@
 #define AT_FDCWD       -100
 #define EPERM	       1
 #define EACCES	       13
+
+/* syscall numbers, to tell at exit which open it was */
+#if defined(__TARGET_ARCH_x86)
+#define NR_OPEN		     2
+#define NR_OPENAT	     257
+#define NR_OPEN_BY_HANDLE_AT 304
+#define NR_OPENAT2	     437
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_OPEN		     -1 /* arm64 has openat only */
+#define NR_OPENAT	     56
+#define NR_OPEN_BY_HANDLE_AT 265
+#define NR_OPENAT2	     437
+#else
+#error "file_monitor: syscall numbers for this architecture are missing"
+#endif
 
 #define NAME_MAX       255
 #define WALK_MAX_DEPTH 160
@@ -77,6 +98,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/*
+ * Another probe's exit program for the opens it wants (BT_FILTER_HANDOFF
+ * keys): memory_monitor's, for /proc/<pid>/mem. A tail call costs far less
+ * than a second program attached to every open.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} open_exit_chain SEC(".maps");
 
 static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd, __u16 syscall)
 {
@@ -243,24 +276,12 @@ static __always_inline void send(void *ctx, struct bt_file_event *ev, __u32 path
 	emit(ctx, ev, size);
 }
 
-/* the open succeeded: judge and name the file the descriptor refers to */
-static __always_inline void report_file(void *ctx, struct scratch *s, struct task_struct *task,
-					__u32 fd)
+/* the open succeeded and the file passed the pre-filter: name it */
+static __always_inline void report_file(void *ctx, struct scratch *s, struct file *f,
+					struct dentry *dentry)
 {
-	struct file *f = file_of_fd(task, fd);
-	struct dentry *dentry, *parent;
-	struct qstr name, pname;
 	bool truncated;
 	__u64 pos, len;
-
-	if (!f)
-		return;
-	dentry = BPF_CORE_READ(f, f_path.dentry);
-	parent = BPF_CORE_READ(dentry, d_parent);
-	name = BPF_CORE_READ(dentry, d_name);
-	pname = BPF_CORE_READ(parent, d_name);
-	if (!prefilter((const char *)name.name, name.len, (const char *)pname.name, pname.len))
-		return;
 
 	pos = walk_path(s, BPF_CORE_READ(f, f_path.mnt), dentry, true, &truncated);
 	s->ev.path_source = truncated ? BT_PATH_TRUNCATED : BT_PATH_RESOLVED;
@@ -403,33 +424,268 @@ static __always_inline void report_name(void *ctx, struct scratch *s, struct tas
 	send(ctx, &s->ev, end);
 }
 
-static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+/*
+ * The signature of the n bytes v (1 <= n <= BT_SIG_SPAN, first byte lowest)
+ * of kind tag, as policy/signatures.py computes it: its bit in cfg.sig_bits
+ * is set when some key has it.
+ */
+static __always_inline bool sig_hit(__u64 tag, __u64 n, __u64 v)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct task_struct *task;
-	struct pending_open *p;
-	struct scratch *s;
-	__u32 zero = 0;
+	__u64 h = ((v + (tag * 16 + n) * 0x100000001b3ULL) * 0x9e3779b97f4a7c15ULL) >>
+		  (64 - BT_SIG_BITS);
 
-	p = bpf_map_lookup_elem(&pending, &id);
-	if (!p)
-		return 0;
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
-		goto out;
+	return cfg.sig_bits[h >> 6] & (1ULL << (h & 63));
+}
 
-	task = (struct task_struct *)bpf_get_current_task();
-	s->ev.result = (__s32)ctx->ret;
+/*
+ * Does a name of len bytes have a signature of kind tag in the set? edge
+ * holds its last BT_SIG_SPAN bytes with the last one highest (BT_SIG_TAIL,
+ * BT_SIG_PARENT), or its first ones with the first lowest (BT_SIG_HEAD).
+ */
+static __always_inline bool sig_any(__u64 tag, __u64 edge, __u32 len)
+{
+	__u8 lens = cfg.sig_lens[tag];
+	__u64 v;
+	int n;
+
+#pragma unroll
+	for (n = 1; n <= BT_SIG_SPAN; n++) {
+		if (!(lens & (1U << (n - 1))) || n > len)
+			continue;
+		if (n == BT_SIG_SPAN)
+			v = edge;
+		else if (tag == BT_SIG_HEAD)
+			v = edge & ((1ULL << (8 * n)) - 1);
+		else
+			v = edge >> (64 - 8 * n);
+		if (sig_hit(tag, n, v))
+			return true;
+	}
+	return false;
+}
+
+/* the last BT_SIG_SPAN bytes of a name, the last one in the top byte */
+static __always_inline __u64 name_tail(const unsigned char *name, __u32 len)
+{
+	__u64 edge = 0, n = len;
+
+	if (n >= BT_SIG_SPAN) {
+		bpf_probe_read_kernel(&edge, sizeof(edge), name + n - BT_SIG_SPAN);
+		return edge;
+	}
+	/* exactly len bytes: nothing past the name is read */
+	BOUND(n, 0x7);
+	bpf_probe_read_kernel(&edge, n, name);
+	return edge << (8 * (BT_SIG_SPAN - n));
+}
+
+/* the first BT_SIG_SPAN bytes of a name (fewer if shorter), the first lowest */
+static __always_inline __u64 name_head(const unsigned char *name, __u32 len, __u64 tail)
+{
+	__u64 edge = 0;
+
+	if (len > BT_SIG_SPAN) {
+		bpf_probe_read_kernel(&edge, sizeof(edge), name);
+		return edge;
+	}
+	/* the whole name is in tail already */
+	return len ? tail >> (8 * (BT_SIG_SPAN - len)) : 0;
+}
+
+/*
+ * A dentry's parent and name, as the kernel lays them out side by side (on a
+ * little-endian machine a qstr's length follows its hash). Plain fields: a
+ * CO-RE type here would make clang relocate accesses to this local struct.
+ */
+struct dentry_names {
+	struct dentry *parent;
+	__u32 hash;
+	__u32 len;
+	const unsigned char *name;
+};
+
+static __always_inline void read_names(struct dentry *dentry, struct dentry_names *out)
+{
+	__u32 parent_off = bpf_core_field_offset(struct dentry, d_parent);
+	__u32 name_off = bpf_core_field_offset(struct dentry, d_name);
+	struct qstr name;
+
+	/* one read instead of two where the layout is the usual one */
+	if (name_off == parent_off + offsetof(struct dentry_names, hash) &&
+	    bpf_core_field_offset(struct qstr, len) == offsetof(struct dentry_names, len) -
+							   offsetof(struct dentry_names, hash) &&
+	    bpf_core_field_offset(struct qstr, name) == offsetof(struct dentry_names, name) -
+							    offsetof(struct dentry_names, hash)) {
+		bpf_probe_read_kernel(out, sizeof(*out), (void *)dentry + parent_off);
+		return;
+	}
+	out->parent = BPF_CORE_READ(dentry, d_parent);
+	name = BPF_CORE_READ(dentry, d_name);
+	out->len = name.len;
+	out->name = name.name;
+}
+
+/*
+ * The first stage: could the file named name, in a directory named pname,
+ * match a key? False only when no key can match; true sends the open to the
+ * exact pre-filter.
+ */
+static __always_inline bool sig_check(struct dentry_names *names)
+{
+	__u64 tail = name_tail(names->name, names->len);
+	struct dentry *parent = names->parent;
+	struct qstr pname;
+
+	if (sig_any(BT_SIG_TAIL, tail, names->len))
+		return true;
+	if (cfg.sig_lens[BT_SIG_HEAD] &&
+	    sig_any(BT_SIG_HEAD, name_head(names->name, names->len, tail), names->len))
+		return true;
+	if (!cfg.sig_lens[BT_SIG_PARENT] || !parent)
+		return false;
+	pname = BPF_CORE_READ(parent, d_name);
+	return sig_any(BT_SIG_PARENT, name_tail(pname.name, pname.len), pname.len);
+}
+
+/* the file behind a descriptor of the current task */
+static __always_inline struct file *opened_file(__u32 fd)
+{
+	struct file *f = NULL;
+
+	if (cfg.task_btf) {
+		/* direct loads, checked by the verifier against the kernel's BTF */
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct fdtable *fdt = task->files->fdt;
+
+		struct file **fds;
+
+		if (fd >= fdt->max_fds)
+			return NULL;
+		/* a pointer to pointers: the verifier allows no indexing, read it */
+		fds = BPF_CORE_READ(fdt, fd);
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+		return f;
+	}
+	return file_of_fd((struct task_struct *)bpf_get_current_task(), fd);
+}
+
+/* can a descriptor opened with these flags read? write-only and O_PATH ones cannot */
+static __always_inline bool can_read(__u32 flags)
+{
+	return (flags & O_ACCMODE) != O_WRONLY && !(flags & O_PATH);
+}
+
+/*
+ * The call's arguments, from the registers the task entered the kernel with
+ * (cfg.args_at_exit). False for a call that is not an open.
+ */
+static __always_inline bool args_from_regs(struct syscall_exit_ctx *ctx, struct pending_open *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u64 a0 = SYSCALL_ARG1(regs), a1 = SYSCALL_ARG2(regs), a2 = SYSCALL_ARG3(regs);
+	struct open_how how = {};
+	long nr = ctx->nr;
+
+	p->dfd = (__s32)a0;
+	p->filename = a1;
+	p->flags = (__u32)a2;
+	if (nr == NR_OPENAT) {
+		p->syscall = BT_SYS_OPENAT;
+	} else if (nr == NR_OPEN) {
+		p->syscall = BT_SYS_OPEN;
+		p->dfd = AT_FDCWD;
+		p->filename = a0;
+		p->flags = (__u32)a1;
+	} else if (nr == NR_OPENAT2) {
+		p->syscall = BT_SYS_OPENAT2;
+		bpf_probe_read_user(&how, sizeof(how), (void *)a2);
+		p->flags = (__u32)how.flags;
+	} else if (nr == NR_OPEN_BY_HANDLE_AT) {
+		p->syscall = BT_SYS_OPEN_BY_HANDLE_AT;
+		p->filename = 0;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void fill_args(struct scratch *s, struct pending_open *p, __s64 ret)
+{
+	s->ev.result = (__s32)ret;
 	s->ev.flags = p->flags;
 	s->ev.dfd = p->dfd;
 	s->ev.syscall = p->syscall;
 	s->ev.dev = 0;
-	if (ctx->ret >= 0)
-		report_file(ctx, s, task, (__u32)ctx->ret);
-	else
-		report_name(ctx, s, task, p->filename);
-out:
-	bpf_map_delete_elem(&pending, &id);
+}
+
+static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_open args = {};
+	struct dentry_names names = {};
+	bool have_args = false;
+	struct dentry *dentry;
+	struct scratch *s;
+	struct file *f;
+	__u32 zero = 0;
+
+	if (!cfg.args_at_exit) {
+		/* the entry program kept the arguments of readable opens by others */
+		struct pending_open *p = bpf_map_lookup_elem(&pending, &id);
+
+		if (p) {
+			args = *p;
+			have_args = true;
+			bpf_map_delete_elem(&pending, &id);
+		}
+	}
+
+	if (ctx->ret < 0) {
+		/* no file, only the name the caller passed */
+		if (cfg.args_at_exit)
+			have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &args) &&
+				    can_read(args.flags);
+		if (!have_args || !args.filename)
+			return 0;
+		s = bpf_map_lookup_elem(&scratch_map, &zero);
+		if (!s)
+			return 0;
+		fill_args(s, &args, ctx->ret);
+		report_name(ctx, s, (struct task_struct *)bpf_get_current_task(), args.filename);
+		return 0;
+	}
+
+	f = opened_file((__u32)ctx->ret);
+	if (!f)
+		return 0;
+	dentry = BPF_CORE_READ(f, f_path.dentry);
+	if (!dentry)
+		return 0;
+	read_names(dentry, &names);
+	if (!sig_check(&names))
+		return 0;
+
+	/* a signature hit: rare, and from here on cost matters less */
+	if (cfg.args_at_exit)
+		have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &args) &&
+			    can_read(args.flags);
+	if (have_args) {
+		struct dentry *parent = names.parent;
+		struct qstr pname = BPF_CORE_READ(parent, d_name);
+
+		if (prefilter((const char *)names.name, names.len,
+			      (const char *)pname.name, pname.len)) {
+			s = bpf_map_lookup_elem(&scratch_map, &zero);
+			if (s) {
+				fill_args(s, &args, ctx->ret);
+				report_file(ctx, s, f, dentry);
+			}
+		}
+	}
+	if (cfg.has_handoff &&
+	    filter_has(BT_FILTER_HANDOFF, (const char *)names.name, 0, names.len))
+		bpf_tail_call(ctx, &open_exit_chain, 0);
 	return 0;
 }
 

@@ -63,6 +63,8 @@ class FilterKind(IntEnum):
     """The basename starts with the value."""
     DIRNAME = 4
     """The name of the parent directory equals the value."""
+    HANDOFF = 5
+    """The basename equals the value, and another probe wants the open (``/proc/<pid>/mem``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,10 +53,22 @@ class Probe(ABC):
     records: ClassVar[dict[str, type]]
     # program -> further syscall tracepoints it serves (see attach)
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # (program, file names): this probe's exit program for the opens of files
+    # with these names. With file_monitor running, that probe's exit program
+    # hands such opens over by a tail call and this program is not attached:
+    # a second program on every open costs far more than a tail call.
+    open_handoff: ClassVar[tuple[str, tuple[bytes, ...]] | None] = None
+    # this probe's exit program hands opens over (file_monitor): through its
+    # one-slot program array open_exit_chain, so to one other probe at most
+    accepts_open_handoffs: ClassVar[bool] = False
 
     def __init__(self, ctx: ProbeContext) -> None:
         """Keep the context; nothing touches the kernel yet."""
         self.ctx = ctx
+        # set by the runtime when another probe hands this one its opens
+        self.handed_off = False
+        # set by the runtime: names whose opens this probe hands over
+        self.handoff_names: tuple[bytes, ...] = ()
 
     @abstractmethod
     def configure(self, obj: BpfObject) -> None:
@@ -67,8 +79,15 @@ class Probe(ABC):
         """Fill maps from the policy; called after load, before attach."""
 
     def programs(self, obj: BpfObject) -> list[str]:
-        """Programs to attach: by default every program of the object."""
-        return obj.program_names()
+        """Programs to attach: by default every program of the object.
+
+        A program another probe hands opens to (:attr:`open_handoff`) is
+        loaded but not attached.
+        """
+        names = obj.program_names()
+        if self.handed_off and self.open_handoff is not None:
+            names = [n for n in names if n != self.open_handoff[0]]
+        return names
 
     def attach(self, obj: BpfObject) -> list[str]:
         """Attach the programs; return what was attached, for the log.
@@ -81,6 +100,8 @@ class Probe(ABC):
         for name in names:
             obj.attach(name)
         for name, events in self.also_attach.items():
+            if name not in names:
+                continue
             for event in events:
                 obj.attach_tracepoint(name, "syscalls", event)
                 names.append(f"{name}@{event}")

@@ -8,6 +8,8 @@ the policy; this module refines each record with the full pattern.
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import struct
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -17,12 +19,17 @@ from bee_trace.events import resolve
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
+from bee_trace.host.features import task_btf_missing, task_regs_missing
 from bee_trace.policy import FilterKind, kernel_filter_keys
+from bee_trace.policy import FilterKey as PolicyFilterKey
+from bee_trace.policy.signatures import signature_set
 from bee_trace.probes.base import Probe, ProbeContext
 
 if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
     from bee_trace.policy.model import WatchPattern
+
+log = logging.getLogger(__name__)
 
 _PATH_OFFSET: Final = FileEvent.path.offset
 
@@ -78,26 +85,40 @@ class FileProbe(Probe):
     name: ClassVar[str] = "file_monitor"
     object_name: ClassVar[str] = "file_monitor.bpf.o"
     event_kind: ClassVar[int] = EventKind.FILE_ACCESS
+    accepts_open_handoffs: ClassVar[bool] = True
     records: ClassVar[dict[str, type]] = {
         "bt_event_header": EventHeader,
         "bt_file_event": FileEvent,
         "bt_filter_key": FilterKey,
         "bt_file_config": FileConfig,
     }
-    # the exit program serves every open: the entry side noted which call it was
+    # the exit program serves every open: it tells them apart by syscall number
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "exit_openat": ("sys_exit_open", "sys_exit_openat2", "sys_exit_open_by_handle_at"),
     }
+    # where the kernel has no bpf_task_pt_regs, these keep each open's arguments
+    ENTRY_PROGRAMS: ClassVar[tuple[str, ...]] = (
+        "enter_open",
+        "enter_openat",
+        "enter_openat2",
+        "enter_open_by_handle_at",
+    )
 
     def __init__(self, ctx: ProbeContext) -> None:
         """Nothing touches the kernel yet."""
         super().__init__(ctx)
         self._mounts = MountTable()
         self._rules: dict[bytes, WatchPattern | None] = {}
+        self._args_at_exit = False
+
+    def _policy_keys(self) -> tuple[PolicyFilterKey, ...]:
+        keys = kernel_filter_keys(self.ctx.policy.files.watch_read)
+        handoffs = tuple(PolicyFilterKey(FilterKind.HANDOFF, name) for name in self.handoff_names)
+        return keys + handoffs
 
     def _keys(self) -> tuple[FilterKey, ...]:
         keys = []
-        for key in kernel_filter_keys(self.ctx.policy.files.watch_read):
+        for key in self._policy_keys():
             k = FilterKey()
             k.kind = int(key.kind)
             k.len = len(key.value)
@@ -106,9 +127,18 @@ class FileProbe(Probe):
         return tuple(keys)
 
     def configure(self, obj: BpfObject) -> None:
-        """Tell the program who we are and which key lengths to try."""
+        """Tell the program who we are, what the kernel offers and which keys to try."""
         cfg = FileConfig()
         cfg.self_tgid = self.ctx.self_pid
+        no_btf = task_btf_missing(os.environ)
+        no_regs = task_regs_missing(os.environ)
+        cfg.task_btf = int(no_btf is None)
+        cfg.args_at_exit = int(no_regs is None)
+        self._args_at_exit = no_regs is None
+        if no_regs is not None:
+            log.info("file_monitor: entry programs keep each open's arguments: %s", no_regs)
+        for name in self.ENTRY_PROGRAMS:
+            obj.set_autoload(name, enabled=not self._args_at_exit)
         for key in self._keys():
             if key.kind == FilterKind.SUFFIX:
                 cfg.suffix_lens |= 1 << key.len
@@ -116,7 +146,19 @@ class FileProbe(Probe):
                 cfg.prefix_lens |= 1 << key.len
             elif key.kind == FilterKind.DIRNAME:
                 cfg.has_dirname = 1
+            elif key.kind == FilterKind.HANDOFF:
+                cfg.has_handoff = 1
+        sigs = signature_set(self._policy_keys())
+        cfg.sig_lens[:] = sigs.lens
+        cfg.sig_bits[:] = sigs.words
         obj.map(".rodata").set_initial_value(bytes(cfg))
+
+    def programs(self, obj: BpfObject) -> list[str]:
+        """The exit program, and the entry programs where the kernel needs them."""
+        names = super().programs(obj)
+        if self._args_at_exit:
+            names = [n for n in names if n not in self.ENTRY_PROGRAMS]
+        return names
 
     def populate(self, obj: BpfObject) -> None:
         """Write the pre-filter keys."""

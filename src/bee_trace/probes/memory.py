@@ -142,6 +142,8 @@ class MemoryProbe(Probe):
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "mem_exit_openat": ("sys_exit_open", "sys_exit_openat2"),
     }
+    # with file_monitor running, only opens of files named "mem" reach it
+    open_handoff: ClassVar[tuple[str, tuple[bytes, ...]] | None] = ("mem_exit_openat", (b"mem",))
 
     def configure(self, obj: BpfObject) -> None:
         """Set what is watched and whether to enforce."""
