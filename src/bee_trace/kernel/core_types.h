@@ -23,10 +23,18 @@ struct qstr {
 
 struct super_block;
 
+/* Linux 6.14 and later keep a short name in this union */
+union shortname_store {
+	unsigned char string[40];
+};
+
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
 	struct super_block *d_sb;
+	/* a name shorter than this array is stored in it: d_iname before 6.14 */
+	unsigned char d_iname[32];
+	union shortname_store d_shortname;
 };
 
 struct vfsmount {

@@ -44,6 +44,7 @@
 #define NAME_MAX       255
 #define WALK_MAX_DEPTH 160
 #define SCRATCH_HALF   BT_PATH_MAX
+#define VIEW_MAX       128
 
 const volatile struct bt_file_config cfg = {};
 
@@ -72,6 +73,16 @@ struct scratch {
 	__s32 pslash;
 	__u32 name_len;
 	__u32 pname_len;
+	/* a dentry's bytes from d_parent to the end of its inline name */
+	__u8 view[VIEW_MAX];
+	/* what the first stage hands the second (see open_stages) */
+	struct pending_open args;
+	__u32 have_args;
+	__u32 file_name_len;
+	struct file *file;
+	struct dentry *dentry;
+	struct dentry *parent;
+	const unsigned char *file_name;
 	char name[NAME_MAX + 1];
 	char pname[NAME_MAX + 1];
 	/* path assembled right to left ends at SCRATCH_HALF */
@@ -492,37 +503,88 @@ static __always_inline __u64 name_head(const unsigned char *name, __u32 len, __u
 	return len ? tail >> (8 * (BT_SIG_SPAN - len)) : 0;
 }
 
-/*
- * A dentry's parent and name, as the kernel lays them out side by side (on a
- * little-endian machine a qstr's length follows its hash). Plain fields: a
- * CO-RE type here would make clang relocate accesses to this local struct.
- */
+/* a dentry's parent, and its name with the name's last BT_SIG_SPAN bytes */
 struct dentry_names {
 	struct dentry *parent;
-	__u32 hash;
-	__u32 len;
 	const unsigned char *name;
+	__u32 len;
+	__u64 tail;
 };
 
-static __always_inline void read_names(struct dentry *dentry, struct dentry_names *out)
+/*
+ * Where a dentry keeps a short name inline, and how many bytes that holds.
+ * Returns false when the layout is not the usual one (parent, then the name's
+ * qstr with its length after a 32-bit hash, later the inline name, within
+ * VIEW_MAX bytes): then each field is read on its own.
+ */
+static __always_inline bool usual_layout(__u32 *inline_off, __u32 *inline_size)
 {
 	__u32 parent_off = bpf_core_field_offset(struct dentry, d_parent);
-	__u32 name_off = bpf_core_field_offset(struct dentry, d_name);
-	struct qstr name;
 
-	/* one read instead of two where the layout is the usual one */
-	if (name_off == parent_off + offsetof(struct dentry_names, hash) &&
-	    bpf_core_field_offset(struct qstr, len) == offsetof(struct dentry_names, len) -
-							   offsetof(struct dentry_names, hash) &&
-	    bpf_core_field_offset(struct qstr, name) == offsetof(struct dentry_names, name) -
-							    offsetof(struct dentry_names, hash)) {
-		bpf_probe_read_kernel(out, sizeof(*out), (void *)dentry + parent_off);
+	if (bpf_core_field_exists(struct dentry, d_shortname)) {
+		*inline_off = bpf_core_field_offset(struct dentry, d_shortname);
+		*inline_size = bpf_core_field_size(struct dentry, d_shortname);
+	} else {
+		*inline_off = bpf_core_field_offset(struct dentry, d_iname);
+		*inline_size = bpf_core_field_size(struct dentry, d_iname);
+	}
+	return bpf_core_field_offset(struct dentry, d_name) == parent_off + 8 &&
+	       bpf_core_field_offset(struct qstr, len) == 4 &&
+	       bpf_core_field_offset(struct qstr, name) == 8 && *inline_off > parent_off &&
+	       *inline_off - parent_off + *inline_size <= VIEW_MAX && *inline_size >= BT_SIG_SPAN;
+}
+
+/*
+ * Reads what the first stage needs of a dentry. In the usual layout that is
+ * one read of the dentry's bytes into view, and none more for a short name,
+ * which the dentry holds inline: every open runs this, so reads count.
+ */
+static __always_inline void read_names(struct dentry *dentry, __u8 *view,
+				       struct dentry_names *out)
+{
+	__u32 inline_off, inline_size, parent_off;
+	struct qstr name;
+	__u64 at;
+
+	if (!usual_layout(&inline_off, &inline_size)) {
+		out->parent = BPF_CORE_READ(dentry, d_parent);
+		name = BPF_CORE_READ(dentry, d_name);
+		out->len = name.len;
+		out->name = name.name;
+		out->tail = name_tail(out->name, out->len);
 		return;
 	}
-	out->parent = BPF_CORE_READ(dentry, d_parent);
-	name = BPF_CORE_READ(dentry, d_name);
-	out->len = name.len;
-	out->name = name.name;
+	parent_off = bpf_core_field_offset(struct dentry, d_parent);
+	if (bpf_probe_read_kernel(view, inline_off - parent_off + inline_size,
+				  (void *)dentry + parent_off)) {
+		out->len = 0;
+		out->tail = 0;
+		return;
+	}
+	out->parent = *(struct dentry **)view;
+	out->len = *(__u32 *)(view + 12);
+	out->name = *(const unsigned char **)(view + 16);
+	if ((void *)out->name != (void *)dentry + inline_off || out->len >= inline_size) {
+		/* a long name, kept outside the dentry */
+		out->tail = name_tail(out->name, out->len);
+		return;
+	}
+	if (out->len == 0) {
+		out->tail = 0;
+		return;
+	}
+	/* the last BT_SIG_SPAN bytes, or all of a shorter name with what follows it */
+	at = inline_off - parent_off;
+	if (out->len >= BT_SIG_SPAN)
+		at += out->len - BT_SIG_SPAN;
+	if (at > VIEW_MAX - BT_SIG_SPAN)
+		return;
+	BOUND(at, 0x7f);
+	if (at > VIEW_MAX - BT_SIG_SPAN)
+		return;
+	out->tail = *(__u64 *)(view + at);
+	if (out->len < BT_SIG_SPAN)
+		out->tail <<= 8 * (BT_SIG_SPAN - out->len);
 }
 
 /*
@@ -530,21 +592,19 @@ static __always_inline void read_names(struct dentry *dentry, struct dentry_name
  * match a key? False only when no key can match; true sends the open to the
  * exact pre-filter.
  */
-static __always_inline bool sig_check(struct dentry_names *names)
+static __always_inline bool sig_check(struct dentry_names *names, __u8 *view)
 {
-	__u64 tail = name_tail(names->name, names->len);
-	struct dentry *parent = names->parent;
-	struct qstr pname;
+	struct dentry_names parent = {};
 
-	if (sig_any(BT_SIG_TAIL, tail, names->len))
+	if (sig_any(BT_SIG_TAIL, names->tail, names->len))
 		return true;
 	if (cfg.sig_lens[BT_SIG_HEAD] &&
-	    sig_any(BT_SIG_HEAD, name_head(names->name, names->len, tail), names->len))
+	    sig_any(BT_SIG_HEAD, name_head(names->name, names->len, names->tail), names->len))
 		return true;
-	if (!cfg.sig_lens[BT_SIG_PARENT] || !parent)
+	if (!cfg.sig_lens[BT_SIG_PARENT] || !names->parent)
 		return false;
-	pname = BPF_CORE_READ(parent, d_name);
-	return sig_any(BT_SIG_PARENT, name_tail(pname.name, pname.len), pname.len);
+	read_names(names->parent, view, &parent);
+	return sig_any(BT_SIG_PARENT, parent.tail, parent.len);
 }
 
 /* the file behind a descriptor of the current task */
@@ -619,40 +679,90 @@ static __always_inline void fill_args(struct scratch *s, struct pending_open *p,
 	s->ev.dev = 0;
 }
 
-static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+/*
+ * The second stage, for the few opens the first one lets through: a failed
+ * open, or a file whose names have a signature in the set. It is its own
+ * program, reached by a tail call, so the verifier walks it once and not
+ * once for every way the first stage can end.
+ */
+SEC("tracepoint")
+int open_slow(struct syscall_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_open args = {};
+	struct dentry *parent;
+	struct qstr pname;
+	struct scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	if (cfg.args_at_exit)
+		s->have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &s->args) &&
+			       can_read(s->args.flags);
+
+	if (ctx->ret < 0) {
+		/* no file, only the name the caller passed */
+		if (!s->have_args || !s->args.filename)
+			return 0;
+		fill_args(s, &s->args, ctx->ret);
+		report_name(ctx, s, (struct task_struct *)bpf_get_current_task(), s->args.filename);
+		return 0;
+	}
+
+	if (s->have_args) {
+		parent = s->parent;
+		pname = BPF_CORE_READ(parent, d_name);
+		if (prefilter((const char *)s->file_name, s->file_name_len, (const char *)pname.name,
+			      pname.len)) {
+			fill_args(s, &s->args, ctx->ret);
+			report_file(ctx, s, s->file, s->dentry);
+		}
+	}
+	if (cfg.has_handoff &&
+	    filter_has(BT_FILTER_HANDOFF, (const char *)s->file_name, 0, s->file_name_len))
+		bpf_tail_call(ctx, &open_exit_chain, 0);
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} open_stages SEC(".maps") = {
+	.values = { [0] = (void *)&open_slow },
+};
+
+/*
+ * The first stage, which every open on the host runs: find the file, read
+ * its names, test their signatures. Most opens end here.
+ */
+static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
+{
 	struct dentry_names names = {};
-	bool have_args = false;
 	struct dentry *dentry;
 	struct scratch *s;
 	struct file *f;
 	__u32 zero = 0;
 
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	s->have_args = 0;
 	if (!cfg.args_at_exit) {
 		/* the entry program kept the arguments of readable opens by others */
+		__u64 id = bpf_get_current_pid_tgid();
 		struct pending_open *p = bpf_map_lookup_elem(&pending, &id);
 
 		if (p) {
-			args = *p;
-			have_args = true;
+			s->args = *p;
+			s->have_args = 1;
 			bpf_map_delete_elem(&pending, &id);
 		}
 	}
-
 	if (ctx->ret < 0) {
-		/* no file, only the name the caller passed */
-		if (cfg.args_at_exit)
-			have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &args) &&
-				    can_read(args.flags);
-		if (!have_args || !args.filename)
-			return 0;
-		s = bpf_map_lookup_elem(&scratch_map, &zero);
-		if (!s)
-			return 0;
-		fill_args(s, &args, ctx->ret);
-		report_name(ctx, s, (struct task_struct *)bpf_get_current_task(), args.filename);
+		bpf_tail_call(ctx, &open_stages, 0);
 		return 0;
 	}
 
@@ -662,30 +772,15 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	dentry = BPF_CORE_READ(f, f_path.dentry);
 	if (!dentry)
 		return 0;
-	read_names(dentry, &names);
-	if (!sig_check(&names))
+	read_names(dentry, s->view, &names);
+	if (!sig_check(&names, s->view))
 		return 0;
-
-	/* a signature hit: rare, and from here on cost matters less */
-	if (cfg.args_at_exit)
-		have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &args) &&
-			    can_read(args.flags);
-	if (have_args) {
-		struct dentry *parent = names.parent;
-		struct qstr pname = BPF_CORE_READ(parent, d_name);
-
-		if (prefilter((const char *)names.name, names.len,
-			      (const char *)pname.name, pname.len)) {
-			s = bpf_map_lookup_elem(&scratch_map, &zero);
-			if (s) {
-				fill_args(s, &args, ctx->ret);
-				report_file(ctx, s, f, dentry);
-			}
-		}
-	}
-	if (cfg.has_handoff &&
-	    filter_has(BT_FILTER_HANDOFF, (const char *)names.name, 0, names.len))
-		bpf_tail_call(ctx, &open_exit_chain, 0);
+	s->file = f;
+	s->dentry = dentry;
+	s->parent = names.parent;
+	s->file_name = names.name;
+	s->file_name_len = names.len;
+	bpf_tail_call(ctx, &open_stages, 0);
 	return 0;
 }
 

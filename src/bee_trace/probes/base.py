@@ -82,9 +82,10 @@ class Probe(ABC):
         """Programs to attach: by default every program of the object.
 
         A program another probe hands opens to (:attr:`open_handoff`) is
-        loaded but not attached.
+        loaded but not attached, and so is a program whose section names no
+        hook (a bare ``tracepoint``): a stage its object reaches by tail call.
         """
-        names = obj.program_names()
+        names = [n for n in obj.program_names() if "/" in obj.section(n)]
         if self.handed_off and self.open_handoff is not None:
             names = [n for n in names if n != self.open_handoff[0]]
         return names
