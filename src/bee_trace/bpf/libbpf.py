@@ -10,6 +10,7 @@ errno and whatever libbpf logged while the call ran.
 from __future__ import annotations
 
 import ctypes
+import functools
 import ctypes.util
 import errno
 import logging
@@ -654,6 +655,7 @@ def prog_type_supported(prog_type: int) -> bool:
     return rc == 1
 
 
+@functools.cache
 def helper_supported(prog_type: int, helper: int) -> bool:
     """Whether programs of prog_type may call the helper numbered helper on this kernel."""
     rc = int(lib().libbpf_probe_bpf_helper(prog_type, helper, None))

@@ -162,7 +162,8 @@ class NetConfig(ctypes.Structure):
     _fields_ = (
         ("self_tgid", ctypes.c_uint32),
         ("enforce", ctypes.c_uint8),
-        ("_pad", ctypes.c_uint8 * 3),
+        ("args_at_exit", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 2),
         ("udp_window_ns", ctypes.c_uint64),
     )
 
@@ -196,6 +197,8 @@ class MemConfig(ctypes.Structure):
         ("watch_ptrace", ctypes.c_uint8),
         ("watch_process_vm", ctypes.c_uint8),
         ("watch_proc_mem", ctypes.c_uint8),
+        ("args_at_exit", ctypes.c_uint8),
+        ("_pad", ctypes.c_uint8 * 3),
     )
 
 

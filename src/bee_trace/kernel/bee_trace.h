@@ -157,7 +157,9 @@ struct bt_udp_value {
 struct bt_net_config {
 	__u32 self_tgid;
 	__u8 enforce;
-	__u8 _pad[3];
+	/* the exit programs read the call's arguments (bpf_task_pt_regs, 5.15) */
+	__u8 args_at_exit;
+	__u8 _pad[2];
 	/* UDP sends to one destination within this window share one event */
 	__u64 udp_window_ns;
 };
@@ -195,6 +197,9 @@ struct bt_mem_config {
 	__u8 watch_ptrace;
 	__u8 watch_process_vm;
 	__u8 watch_proc_mem;
+	/* the exit programs read the call's arguments (bpf_task_pt_regs, 5.15) */
+	__u8 args_at_exit;
+	__u8 _pad[3];
 };
 
 /* per-CPU counters, indexed by this enum */

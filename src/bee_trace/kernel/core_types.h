@@ -159,10 +159,16 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;
+	unsigned long r10;
+	unsigned long r8;
+	unsigned long r9;
 };
 #define SYSCALL_ARG1(r) ((r)->di)
 #define SYSCALL_ARG2(r) ((r)->si)
 #define SYSCALL_ARG3(r) ((r)->dx)
+#define SYSCALL_ARG4(r) ((r)->r10)
+#define SYSCALL_ARG5(r) ((r)->r8)
+#define SYSCALL_ARG6(r) ((r)->r9)
 #elif defined(__TARGET_ARCH_arm64)
 struct pt_regs {
 	__u64 regs[31];
@@ -171,6 +177,9 @@ struct pt_regs {
 #define SYSCALL_ARG1(r) ((r)->orig_x0)
 #define SYSCALL_ARG2(r) ((r)->regs[1])
 #define SYSCALL_ARG3(r) ((r)->regs[2])
+#define SYSCALL_ARG4(r) ((r)->regs[3])
+#define SYSCALL_ARG5(r) ((r)->regs[4])
+#define SYSCALL_ARG6(r) ((r)->regs[5])
 #endif
 
 #pragma clang attribute pop

@@ -135,8 +135,9 @@ static __always_inline bool names_self(struct task_struct *task, __u32 target)
 	       target == pid_nr_in_own_ns(BPF_CORE_READ(task, thread_pid));
 }
 
-/* decide on an access; keep it for the exit side unless it is not reported */
-static __always_inline void judge(struct task_struct *task, __u32 target, __u8 op, __u64 request)
+/* decide on an access: the event to report, in scratch memory, or NULL */
+static __always_inline struct bt_mem_event *judge(struct task_struct *task, __u32 target, __u8 op,
+						  __u64 request)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct bt_mem_event *ev;
@@ -144,22 +145,38 @@ static __always_inline void judge(struct task_struct *task, __u32 target, __u8 o
 
 	/* bee-trace never reports itself */
 	if (target == 0 || id >> 32 == cfg.self_tgid)
-		return;
+		return NULL;
 	if (caller_allowed(task))
-		return;
+		return NULL;
 	ev = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!ev)
-		return;
+		return NULL;
 	__builtin_memset(ev, 0, sizeof(*ev));
 	fill_header(&ev->hdr, task, BT_EVENT_MEMORY);
 	ev->target_pid = target;
 	ev->operation = op;
 	ev->request = request;
 	if (cfg.enforce) {
+		/* lands when the caller returns to user space, from entry or exit alike */
 		bpf_send_signal(SIGKILL);
 		ev->killed = 1;
 	}
-	if (bpf_map_update_elem(&pending, &id, ev, BPF_ANY))
+	return ev;
+}
+
+static __always_inline void send(void *ctx, struct bt_mem_event *ev, __s64 ret)
+{
+	ev->result = (__s32)ret;
+	ev->hdr.size = sizeof(*ev);
+	emit(ctx, ev, sizeof(*ev));
+}
+
+/* entry side (kernels without bpf_task_pt_regs): keep the event for the exit */
+static __always_inline void keep(struct bt_mem_event *ev)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (ev && bpf_map_update_elem(&pending, &id, ev, BPF_ANY))
 		count(BT_CNT_DROP_PENDING_FULL);
 }
 
@@ -170,65 +187,117 @@ static __always_inline void send_pending(void *ctx, __s64 ret)
 
 	if (!ev)
 		return;
-	ev->result = (__s32)ret;
-	ev->hdr.size = sizeof(*ev);
-	emit(ctx, ev, sizeof(*ev));
+	send(ctx, ev, ret);
 	bpf_map_delete_elem(&pending, &id);
 }
 
 /* ptrace and process_vm_*: the target is a pid in the caller's namespace */
-static __always_inline void judge_named(__u32 target, __u8 op, __u64 request)
+static __always_inline struct bt_mem_event *judge_named(__u32 target, __u8 op, __u64 request)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	/* a process on itself is not an alert */
 	if (names_self(task, target))
-		return;
-	judge(task, target, op, request);
+		return NULL;
+	return judge(task, target, op, request);
 }
+
+static __always_inline struct bt_mem_event *judge_ptrace(__u64 request, __u64 pid)
+{
+	if (cfg.watch_ptrace && watched_ptrace_request(request))
+		return judge_named((__u32)pid, BT_MEM_PTRACE, request);
+	return NULL;
+}
+
+static __always_inline struct bt_mem_event *judge_vm(__u64 pid, __u8 op)
+{
+	return cfg.watch_process_vm ? judge_named((__u32)pid, op, 0) : NULL;
+}
+
+/*
+ * The first two arguments of the call now ending, from the registers the
+ * task entered the kernel with (cfg.args_at_exit: Linux 5.15 and later).
+ */
+static __always_inline void args_at_exit(__u64 *a0, __u64 *a1)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	*a0 = SYSCALL_ARG1(regs);
+	*a1 = SYSCALL_ARG2(regs);
+}
+
+/*
+ * Where the kernel has bpf_task_pt_regs, the exit programs judge and report
+ * on their own, so nothing runs at syscall entry: an entry program, even one
+ * that is never hit, makes every system call on the host slower. Elsewhere
+ * the entry programs judge and keep the event, and the exit adds the result.
+ */
 
 SEC("tracepoint/syscalls/sys_enter_ptrace")
 int enter_ptrace(struct syscall_enter_ctx *ctx)
 {
-	if (cfg.watch_ptrace && watched_ptrace_request(ctx->args[0]))
-		judge_named((__u32)ctx->args[1], BT_MEM_PTRACE, ctx->args[0]);
+	keep(judge_ptrace(ctx->args[0], ctx->args[1]));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_ptrace")
 int exit_ptrace(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx, ctx->ret);
+	struct bt_mem_event *ev;
+	__u64 a0, a1;
+
+	if (!cfg.args_at_exit) {
+		send_pending(ctx, ctx->ret);
+		return 0;
+	}
+	args_at_exit(&a0, &a1);
+	ev = judge_ptrace(a0, a1);
+	if (ev)
+		send(ctx, ev, ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
 int enter_vm_readv(struct syscall_enter_ctx *ctx)
 {
-	if (cfg.watch_process_vm)
-		judge_named((__u32)ctx->args[0], BT_MEM_VM_READV, 0);
+	keep(judge_vm(ctx->args[0], BT_MEM_VM_READV));
 	return 0;
+}
+
+static __always_inline void exit_vm(struct syscall_exit_ctx *ctx, __u8 op)
+{
+	struct bt_mem_event *ev;
+	__u64 a0, a1;
+
+	if (!cfg.args_at_exit) {
+		send_pending(ctx, ctx->ret);
+		return;
+	}
+	args_at_exit(&a0, &a1);
+	ev = judge_vm(a0, op);
+	if (ev)
+		send(ctx, ev, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_process_vm_readv")
 int exit_vm_readv(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx, ctx->ret);
+	exit_vm(ctx, BT_MEM_VM_READV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
 int enter_vm_writev(struct syscall_enter_ctx *ctx)
 {
-	if (cfg.watch_process_vm)
-		judge_named((__u32)ctx->args[0], BT_MEM_VM_WRITEV, 0);
+	keep(judge_vm(ctx->args[0], BT_MEM_VM_WRITEV));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_process_vm_writev")
 int exit_vm_writev(struct syscall_exit_ctx *ctx)
 {
-	send_pending(ctx, ctx->ret);
+	exit_vm(ctx, BT_MEM_VM_WRITEV);
 	return 0;
 }
 
@@ -301,6 +370,7 @@ SEC("tracepoint/syscalls/sys_exit_openat")
 int mem_exit_openat(struct syscall_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct bt_mem_event *ev;
 	struct task_struct *task;
 	struct file *f;
 	__u32 target;
@@ -315,7 +385,8 @@ int mem_exit_openat(struct syscall_exit_ctx *ctx)
 	/* a process on its own memory, through any of its threads, is not an alert */
 	if (!target || target == id >> 32)
 		return 0;
-	judge(task, target, BT_MEM_PROC_MEM, BPF_CORE_READ(f, f_flags));
-	send_pending(ctx, ctx->ret);
+	ev = judge(task, target, BT_MEM_PROC_MEM, BPF_CORE_READ(f, f_flags));
+	if (ev)
+		send(ctx, ev, ctx->ret);
 	return 0;
 }

@@ -3,8 +3,14 @@
  * network_monitor: outbound connects, and UDP datagrams sent to an explicit
  * destination, matched against network.blocked_ips in LPM tries.
  *
- * Reporting uses syscall tracepoints: the entry keeps the destination read
- * from the caller's sockaddr, the exit adds the result. Denying uses cgroup
+ * Reporting uses syscall tracepoints. Where the kernel has bpf_task_pt_regs
+ * (5.15) the exit programs alone do it: they read the destination from the
+ * caller's sockaddr and report it with the result, and nothing runs at
+ * syscall entry, which would slow every system call on the host. Elsewhere
+ * the entry keeps the destination and the exit adds the result. Either way
+ * the sockaddr is the caller's memory: a second thread that rewrites it
+ * while the call runs changes what is reported, but not what the cgroup
+ * hooks below see, which is the kernel's own copy. Denying uses cgroup
  * sock_addr hooks on the root of the cgroup v2 tree, which run before the
  * kernel acts on the address and can refuse it with EPERM; they are loaded
  * only when enforcement is on.
@@ -166,7 +172,12 @@ static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *u
 	return true;
 }
 
-static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8 syscall)
+/*
+ * Build the event for a call on socket fd to the destination at uaddr, in
+ * scratch memory; NULL when it is not one to report.
+ */
+static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr, __u32 len,
+						    __u8 syscall)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task;
@@ -175,28 +186,37 @@ static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8
 	__u32 zero = 0;
 
 	if (id >> 32 == cfg.self_tgid)
-		return 0;
+		return NULL;
 	p = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!p)
-		return 0;
+		return NULL;
 	__builtin_memset(&p->ev, 0, sizeof(p->ev));
 
 	task = (struct task_struct *)bpf_get_current_task();
 	sk = socket_of(task, fd);
 	if (!sk)
-		return 0;
+		return NULL;
 	p->ev.protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
 	if (p->ev.protocol != IPPROTO_TCP && !is_datagram(p->ev.protocol))
-		return 0;
+		return NULL;
 	/* only datagrams carry an explicit destination worth reporting per send */
 	if (syscall != BT_NET_CONNECT && !is_datagram(p->ev.protocol))
-		return 0;
+		return NULL;
 	if (!read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family)))
-		return 0;
+		return NULL;
 	p->ev.syscall = syscall;
 	p->ev.blocked = lookup_blocked(&p->ev);
 	fill_header(&p->ev.hdr, task, BT_EVENT_NETWORK);
-	if (bpf_map_update_elem(&pending, &id, p, BPF_ANY))
+	return p;
+}
+
+/* entry side (kernels without bpf_task_pt_regs): keep the event for the exit */
+static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8 syscall)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_net *p = describe(fd, uaddr, len, syscall);
+
+	if (p && bpf_map_update_elem(&pending, &id, p, BPF_ANY))
 		count(BT_CNT_DROP_PENDING_FULL);
 	return 0;
 }
@@ -277,13 +297,9 @@ static __always_inline bool aggregate(struct bt_net_event *ev)
 	return false;
 }
 
-static __always_inline int finish(struct syscall_exit_ctx *ctx)
+/* add the result, then report the event or count it into its aggregate */
+static __always_inline void complete(struct syscall_exit_ctx *ctx, struct pending_net *p)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_net *p = bpf_map_lookup_elem(&pending, &id);
-
-	if (!p)
-		return 0;
 	p->ev.result = ctx->ret < 0 ? (__s32)ctx->ret : 0;
 	if (is_datagram(p->ev.protocol) && p->ev.syscall != BT_NET_CONNECT) {
 		if (!aggregate(&p->ev))
@@ -291,26 +307,62 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx)
 	} else {
 		send(ctx, &p->ev);
 	}
-	bpf_map_delete_elem(&pending, &id);
+}
+
+static __always_inline int finish(struct syscall_exit_ctx *ctx, __u8 syscall)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct user_msghdr_min msg = {};
+	struct pt_regs *regs;
+	struct pending_net *p;
+	__u64 fd, uaddr, len;
+
+	if (!cfg.args_at_exit) {
+		p = bpf_map_lookup_elem(&pending, &id);
+		if (!p)
+			return 0;
+		complete(ctx, p);
+		bpf_map_delete_elem(&pending, &id);
+		return 0;
+	}
+
+	/* the arguments, from the registers the caller entered the kernel with */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	fd = SYSCALL_ARG1(regs);
+	if (syscall == BT_NET_CONNECT) {
+		uaddr = SYSCALL_ARG2(regs);
+		len = SYSCALL_ARG3(regs);
+	} else if (syscall == BT_NET_SENDTO) {
+		uaddr = SYSCALL_ARG5(regs);
+		len = SYSCALL_ARG6(regs);
+	} else {
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)))
+			return 0;
+		uaddr = (__u64)msg.msg_name;
+		len = (__u64)msg.msg_namelen;
+	}
+	p = describe(fd, (void *)uaddr, len, syscall);
+	if (p)
+		complete(ctx, p);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct syscall_exit_ctx *ctx)
 {
-	return finish(ctx);
+	return finish(ctx, BT_NET_CONNECT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int exit_sendto(struct syscall_exit_ctx *ctx)
 {
-	return finish(ctx);
+	return finish(ctx, BT_NET_SENDTO);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int exit_sendmsg(struct syscall_exit_ctx *ctx)
 {
-	return finish(ctx);
+	return finish(ctx, BT_NET_SENDMSG);
 }
 
 /* enforcement: 0 refuses the address (the caller gets EPERM), 1 lets it pass */

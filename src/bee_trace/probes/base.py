@@ -9,11 +9,15 @@ programs and feeds the probe the records from its ring buffer.
 from __future__ import annotations
 
 import importlib.resources
+import logging
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+
+from bee_trace.host.features import task_regs_missing
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from bee_trace.events.model import Event
     from bee_trace.events.records import EventHeader
     from bee_trace.policy import Policy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,11 @@ class Probe(ABC):
     # hands such opens over by a tail call and this program is not attached:
     # a second program on every open costs far more than a tail call.
     open_handoff: ClassVar[tuple[str, tuple[bytes, ...]] | None] = None
+    # programs at syscall entry that keep a call's arguments for its exit
+    # program. Needed only where the kernel has no bpf_task_pt_regs (5.15):
+    # elsewhere the exit program reads them, and these are not even loaded,
+    # since any program at syscall entry slows every system call on the host.
+    entry_programs: ClassVar[tuple[str, ...]] = ()
     # this probe's exit program hands opens over (file_monitor): through its
     # one-slot program array open_exit_chain, so to one other probe at most
     accepts_open_handoffs: ClassVar[bool] = False
@@ -69,6 +80,22 @@ class Probe(ABC):
         self.handed_off = False
         # set by the runtime: names whose opens this probe hands over
         self.handoff_names: tuple[bytes, ...] = ()
+        # set by choose_arg_source: exit programs read the call's arguments
+        self.args_at_exit = False
+
+    def choose_arg_source(self, obj: BpfObject) -> bool:
+        """Decide, before load, where exit programs get a call's arguments.
+
+        Returns True when they read them from the task's registers; the
+        entry programs are then left out of the object.
+        """
+        why = task_regs_missing(os.environ)
+        self.args_at_exit = why is None
+        for name in self.entry_programs:
+            obj.set_autoload(name, enabled=not self.args_at_exit)
+        if why is not None and self.entry_programs:
+            log.info("%s: entry programs keep each call's arguments: %s", self.name, why)
+        return self.args_at_exit
 
     @abstractmethod
     def configure(self, obj: BpfObject) -> None:
@@ -86,6 +113,8 @@ class Probe(ABC):
         hook (a bare ``tracepoint``): a stage its object reaches by tail call.
         """
         names = [n for n in obj.program_names() if "/" in obj.section(n)]
+        if self.args_at_exit:
+            names = [n for n in names if n not in self.entry_programs]
         if self.handed_off and self.open_handoff is not None:
             names = [n for n in names if n != self.open_handoff[0]]
         return names

@@ -8,7 +8,6 @@ the policy; this module refines each record with the full pattern.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import struct
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from bee_trace.events import resolve
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
-from bee_trace.host.features import task_btf_missing, task_regs_missing
+from bee_trace.host.features import task_btf_missing
 from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.policy import FilterKey as PolicyFilterKey
 from bee_trace.policy.signatures import signature_set
@@ -28,8 +27,6 @@ from bee_trace.probes.base import Probe, ProbeContext
 if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
     from bee_trace.policy.model import WatchPattern
-
-log = logging.getLogger(__name__)
 
 _PATH_OFFSET: Final = FileEvent.path.offset
 
@@ -96,8 +93,7 @@ class FileProbe(Probe):
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "exit_openat": ("sys_exit_open", "sys_exit_openat2", "sys_exit_open_by_handle_at"),
     }
-    # where the kernel has no bpf_task_pt_regs, these keep each open's arguments
-    ENTRY_PROGRAMS: ClassVar[tuple[str, ...]] = (
+    entry_programs: ClassVar[tuple[str, ...]] = (
         "enter_open",
         "enter_openat",
         "enter_openat2",
@@ -109,7 +105,6 @@ class FileProbe(Probe):
         super().__init__(ctx)
         self._mounts = MountTable()
         self._rules: dict[bytes, WatchPattern | None] = {}
-        self._args_at_exit = False
 
     def _policy_keys(self) -> tuple[PolicyFilterKey, ...]:
         keys = kernel_filter_keys(self.ctx.policy.files.watch_read)
@@ -130,15 +125,8 @@ class FileProbe(Probe):
         """Tell the program who we are, what the kernel offers and which keys to try."""
         cfg = FileConfig()
         cfg.self_tgid = self.ctx.self_pid
-        no_btf = task_btf_missing(os.environ)
-        no_regs = task_regs_missing(os.environ)
-        cfg.task_btf = int(no_btf is None)
-        cfg.args_at_exit = int(no_regs is None)
-        self._args_at_exit = no_regs is None
-        if no_regs is not None:
-            log.info("file_monitor: entry programs keep each open's arguments: %s", no_regs)
-        for name in self.ENTRY_PROGRAMS:
-            obj.set_autoload(name, enabled=not self._args_at_exit)
+        cfg.task_btf = int(task_btf_missing(os.environ) is None)
+        cfg.args_at_exit = int(self.choose_arg_source(obj))
         for key in self._keys():
             if key.kind == FilterKind.SUFFIX:
                 cfg.suffix_lens |= 1 << key.len
@@ -152,13 +140,6 @@ class FileProbe(Probe):
         cfg.sig_lens[:] = sigs.lens
         cfg.sig_bits[:] = sigs.words
         obj.map(".rodata").set_initial_value(bytes(cfg))
-
-    def programs(self, obj: BpfObject) -> list[str]:
-        """The exit program, and the entry programs where the kernel needs them."""
-        names = super().programs(obj)
-        if self._args_at_exit:
-            names = [n for n in names if n not in self.ENTRY_PROGRAMS]
-        return names
 
     def populate(self, obj: BpfObject) -> None:
         """Write the pre-filter keys."""

@@ -142,6 +142,11 @@ class MemoryProbe(Probe):
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "mem_exit_openat": ("sys_exit_open", "sys_exit_openat2"),
     }
+    entry_programs: ClassVar[tuple[str, ...]] = (
+        "enter_ptrace",
+        "enter_vm_readv",
+        "enter_vm_writev",
+    )
     # with file_monitor running, only opens of files named "mem" reach it
     open_handoff: ClassVar[tuple[str, tuple[bytes, ...]] | None] = ("mem_exit_openat", (b"mem",))
 
@@ -154,6 +159,7 @@ class MemoryProbe(Probe):
         cfg.watch_ptrace = int(policy.watch.ptrace)
         cfg.watch_process_vm = int(policy.watch.process_vm)
         cfg.watch_proc_mem = int(policy.watch.proc_mem)
+        cfg.args_at_exit = int(self.choose_arg_source(obj))
         obj.map(".rodata").set_initial_value(bytes(cfg))
 
     def populate(self, obj: BpfObject) -> None:

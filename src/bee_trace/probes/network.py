@@ -98,6 +98,7 @@ class NetworkProbe(Probe):
     name: ClassVar[str] = "network_monitor"
     object_name: ClassVar[str] = "network_monitor.bpf.o"
     event_kind: ClassVar[int] = EventKind.NETWORK
+    entry_programs: ClassVar[tuple[str, ...]] = ("enter_connect", "enter_sendto", "enter_sendmsg")
     records: ClassVar[dict[str, type]] = {
         "bt_event_header": EventHeader,
         "bt_net_event": NetEvent,
@@ -129,6 +130,7 @@ class NetworkProbe(Probe):
         cfg.self_tgid = self.ctx.self_pid
         cfg.enforce = int(deny)
         cfg.udp_window_ns = UDP_WINDOW_NS
+        cfg.args_at_exit = int(self.choose_arg_source(obj))
         obj.map(".rodata").set_initial_value(bytes(cfg))
         for name in _ENFORCE_PROGRAMS:
             obj.set_autoload(name, enabled=deny)
@@ -150,7 +152,7 @@ class NetworkProbe(Probe):
 
     def programs(self, obj: BpfObject) -> list[str]:
         """The tracepoint programs; the deny programs attach to a cgroup."""
-        return [n for n in obj.program_names() if n not in _ENFORCE_PROGRAMS]
+        return [n for n in super().programs(obj) if n not in _ENFORCE_PROGRAMS]
 
     def _cgroup_root(self) -> Path:
         """Where the deny programs attach; a kernel without the hooks has none."""
