@@ -28,7 +28,7 @@ from tests.kernel.helpers import BeeTrace, as_int, as_list, as_str, program_exis
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("arg_source")]
 
 WAIT_S = 10.0
 
@@ -74,6 +74,25 @@ def _run(code: str, cwd: Path | None = None) -> int:
     return int(proc.stdout.strip().splitlines()[-1])
 
 
+# names of every length class the kernel's first stage (signatures) handles:
+# a prefix key, a name shorter than a signature, a name longer than a dentry
+# holds inline, and a file found by its parent directory's name
+LONG_NAME = "a-name-longer-than-any-dentry-keeps-inline-" + "x" * 30
+FIRST_STAGE_HITS = (
+    "plain/bt-prefix-anything",
+    "plain/ab",
+    f"plain/{LONG_NAME}",
+    "privdir/anything.txt",
+)
+# near misses: each shares a signature-sized edge with a key, or not quite
+FIRST_STAGE_MISSES = (
+    "plain/bt-prefi",
+    "plain/xab",
+    f"plain/{LONG_NAME[1:]}",
+    "privdir2/anything.txt",
+)
+
+
 def _cat(path: Path | str, cwd: Path | None = None) -> int:
     proc = subprocess.Popen(["cat", str(path)], cwd=cwd, stdout=subprocess.DEVNULL)
     proc.wait()
@@ -81,9 +100,9 @@ def _cat(path: Path | str, cwd: Path | None = None) -> int:
 
 
 @pytest.fixture(scope="module")
-def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
+def watch(tmp_path_factory: pytest.TempPathFactory, arg_source: str) -> Iterator[Watch]:
     root = tmp_path_factory.mktemp("fm")
-    for d in ("secret", "other", "marker", "plain", "deep/a/b/c", "cloud/u1"):
+    for d in ("secret", "other", "marker", "plain", "deep/a/b/c", "cloud/u1", "privdir", "privdir2"):
         (root / d).mkdir(parents=True)
     for f in (
         "secret/id_rsa",
@@ -95,6 +114,8 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
         "deep/a/b/c/server.beetest-key",
         "cloud/u1/creds",
         "secret/exact.txt",
+        *FIRST_STAGE_HITS,
+        *FIRST_STAGE_MISSES,
     ):
         (root / f).write_text("x\n")
     (root / "link_to_key").symlink_to(root / "secret" / "id_rsa")
@@ -104,6 +125,7 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
         "    - id_rsa\n    - .env\n    - '*.beetest-key'\n"
         f"    - {root}/secret/exact.txt\n"
         f"    - {root}/cloud/*/creds\n"
+        f"    - 'bt-prefix-*'\n    - ab\n    - {LONG_NAME}\n    - {root}/privdir/*\n"
     )
     with BeeTrace(
         "--probe-type", "file_monitor", "--config", str(policy), output=root / "events.jsonl"
@@ -115,7 +137,9 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
     assert run.returncode == 0, run.stderr
     assert "summary:" in run.stderr
     # nothing stays loaded once bee-trace has stopped
-    assert len(ours) >= 5  # four entry programs and the shared exit program
+    # the exit program and its second stage, and the four entry programs
+    # only where they keep the arguments
+    assert len(ours) == (6 if arg_source == "entry" else 2)
     assert [p for p in ours if program_exists(p)] == []
 
 
@@ -213,6 +237,19 @@ def test_unwatched_and_write_only_opens_are_not_reported(watch: Watch) -> None:
         _cat(watch.root / "plain" / "not_id_rsa"),
         _run(f"open({str(watch.root / 'secret' / 'id_rsa')!r}, 'a').close()"),
     ]
+    watch.marker()
+    assert [e for e in watch.events() if e["pid"] in pids] == []
+
+
+@pytest.mark.parametrize("name", FIRST_STAGE_HITS)
+def test_every_kind_of_key_passes_the_first_stage(watch: Watch, name: str) -> None:
+    pid = _cat(watch.root / name)
+    (event,) = watch.wait_for(pid)
+    assert event["path"] == str(watch.root / name)
+
+
+def test_near_misses_are_not_reported(watch: Watch) -> None:
+    pids = [_cat(watch.root / name) for name in FIRST_STAGE_MISSES]
     watch.marker()
     assert [e for e in watch.events() if e["pid"] in pids] == []
 

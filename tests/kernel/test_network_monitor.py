@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import BeeTrace, as_int
+from tests.kernel.helpers import BeeTrace, as_int, program_ids_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("arg_source")]
 
 WAIT_S = 10.0
 BLOCKED_HOST = "127.77.0.1"
@@ -70,13 +70,15 @@ def tcp_server() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+def net(tmp_path_factory: pytest.TempPathFactory, arg_source: str) -> Iterator[Net]:
     root = tmp_path_factory.mktemp("net")
     policy = root / "policy.yml"
     policy.write_text("network:\n  blocked_ips:\n    - 127.77.0.0/16\n    - fd00:beef::/32\n")
     with BeeTrace(
         "--probe-type", "network_monitor", "--config", str(policy), output=root / "net.jsonl"
     ) as bee:
+        # three exit programs, and where they keep the arguments, three entry ones
+        assert len(program_ids_of(bee.pid)) == (6 if arg_source == "entry" else 3)
         yield Net(bee)
         run = bee.stop()
     assert run.returncode == 0, run.stderr

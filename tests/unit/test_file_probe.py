@@ -17,8 +17,10 @@ from bee_trace.events.mounts import MountTable, kernel_dev
 from bee_trace.events.records import EventKind, FileEvent
 from bee_trace.events.resolve import AT_FDCWD
 from bee_trace.policy import FilterKind, kernel_filter_keys, parse_policy
+from bee_trace.policy.signatures import SignatureSet, SigTag, signature_set
 from bee_trace.probes.base import ProbeContext, object_path
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
+from tests.fakes import FakeObject, bpf
 
 if TYPE_CHECKING:
     from bee_trace.bpf import BpfObject
@@ -94,11 +96,6 @@ def record(  # noqa: PLR0913 - one keyword per field a test may change
 def decode(probe: FileProbe, path: bytes, **fields: object) -> FileAccessEvent | None:
     header, raw = record(path, **fields)  # type: ignore[arg-type]
     return probe.decode(header, raw)
-
-
-def bpf(fake: object) -> BpfObject:
-    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
-    return cast("BpfObject", fake)
 
 
 def ours() -> dict[str, int]:
@@ -431,28 +428,19 @@ def test_decode_resolved_does_not_consult_mounts(
 # configure and populate, with a fake object
 
 
-class FakeMap:
-    def __init__(self) -> None:
-        self.initial: bytes | None = None
-        self.updates: list[tuple[bytes, bytes]] = []
-
-    def set_initial_value(self, data: bytes) -> None:
-        self.initial = data
-
-    def update(self, key: bytes, value: bytes) -> None:
-        self.updates.append((key, value))
-
-
-class FakeObject:
-    def __init__(self) -> None:
-        self.maps: dict[str, FakeMap] = {}
-
-    def map(self, name: str) -> FakeMap:
-        return self.maps.setdefault(name, FakeMap())
+# the programs of file_monitor.bpf.o and their sections
+FILE_PROGRAMS = {
+    "enter_open": "tracepoint/syscalls/sys_enter_open",
+    "enter_openat": "tracepoint/syscalls/sys_enter_openat",
+    "enter_openat2": "tracepoint/syscalls/sys_enter_openat2",
+    "enter_open_by_handle_at": "tracepoint/syscalls/sys_enter_open_by_handle_at",
+    "exit_openat": "tracepoint/syscalls/sys_exit_openat",
+    "open_slow": "tracepoint",
+}
 
 
 def configured(probe: FileProbe) -> records.FileConfig:
-    obj = FakeObject()
+    obj = FakeObject(FILE_PROGRAMS)
     probe.configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
@@ -495,7 +483,7 @@ def test_configure_empty_policy() -> None:
 
 
 def test_populate_writes_exactly_the_filter_keys(probe: FileProbe) -> None:
-    obj = FakeObject()
+    obj = FakeObject(FILE_PROGRAMS)
     probe.populate(bpf(obj))
     written = [
         (records.FilterKey.from_buffer_copy(key), value) for key, value in obj.map("filter").updates
@@ -517,7 +505,7 @@ def test_populate_writes_exactly_the_filter_keys(probe: FileProbe) -> None:
 
 
 def test_populate_keys_are_the_kernel_layout(probe: FileProbe) -> None:
-    obj = FakeObject()
+    obj = FakeObject(FILE_PROGRAMS)
     probe.populate(bpf(obj))
     for key, _ in obj.map("filter").updates:
         assert len(key) == ctypes.sizeof(records.FilterKey)
@@ -532,7 +520,7 @@ def test_populate_shared_keys_written_once() -> None:
         "version: 1\nfiles:\n  watch_read:\n"
         '    - id_rsa\n    - /root/.ssh/id_rsa\n    - "/home/*/.ssh/id_rsa"\n'
     )
-    obj = FakeObject()
+    obj = FakeObject(FILE_PROGRAMS)
     make_probe(text).populate(bpf(obj))
     ((key, _),) = obj.map("filter").updates
     parsed = records.FilterKey.from_buffer_copy(key)
@@ -540,7 +528,7 @@ def test_populate_shared_keys_written_once() -> None:
 
 
 def test_populate_empty_policy() -> None:
-    obj = FakeObject()
+    obj = FakeObject(FILE_PROGRAMS)
     make_probe("version: 1\nfiles:\n  watch_read: []\n").populate(bpf(obj))
     assert obj.map("filter").updates == []
 
@@ -550,3 +538,48 @@ def test_object_path_is_inside_the_package() -> None:
     assert path.name == "file_monitor.bpf.o"
     assert path.parent.name == "kernel"
     assert path.parent.parent.name == "bee_trace"
+
+
+def test_configure_reads_arguments_at_exit_where_the_kernel_can(probe: FileProbe) -> None:
+    obj = FakeObject(FILE_PROGRAMS)
+    probe.configure(bpf(obj))
+    cfg = records.FileConfig.from_buffer_copy(obj.map(".rodata").initial or b"")
+    assert (cfg.args_at_exit, cfg.task_btf) == (1, 1)
+    # no program at syscall entry: each would slow every system call
+    assert obj.autoload == dict.fromkeys(FileProbe.entry_programs, False)
+    # the second stage is reached by tail call, never attached
+    assert probe.programs(bpf(obj)) == ["exit_openat"]
+
+
+@pytest.mark.usefixtures("kernel_without_task_regs")
+def test_configure_keeps_entry_programs_on_older_kernels(
+    probe: FileProbe, caplog: pytest.LogCaptureFixture
+) -> None:
+    obj = FakeObject(FILE_PROGRAMS)
+    with caplog.at_level("INFO", logger="bee_trace.probes.base"):
+        probe.configure(bpf(obj))
+    cfg = records.FileConfig.from_buffer_copy(obj.map(".rodata").initial or b"")
+    assert cfg.args_at_exit == 0
+    assert obj.autoload == dict.fromkeys(FileProbe.entry_programs, True)
+    assert probe.programs(bpf(obj)) == [*FileProbe.entry_programs, "exit_openat"]
+    assert "bpf_task_pt_regs" in caplog.text
+
+
+def test_configure_signatures_cover_every_key(probe: FileProbe) -> None:
+    cfg = configured(probe)
+    words = tuple(cfg.sig_bits)
+    sigs = signature_set(kernel_filter_keys(probe.ctx.policy.files.watch_read))
+    assert words == sigs.words
+    assert tuple(cfg.sig_lens) == sigs.lens
+    assert cfg.has_handoff == 0
+
+
+def test_handoff_names_become_keys_and_signatures(probe: FileProbe) -> None:
+    probe.handoff_names = (b"mem",)
+    cfg = configured(probe)
+    assert cfg.has_handoff == 1
+    assert SignatureSet(tuple(cfg.sig_bits), tuple(cfg.sig_lens)).covers(SigTag.TAIL, b"mem")
+    obj = FakeObject(FILE_PROGRAMS)
+    probe.populate(bpf(obj))
+    last = records.FilterKey.from_buffer_copy(obj.map("filter").updates[-1][0])
+    assert (last.kind, last.len, last.value) == (FilterKind.HANDOFF, 3, b"mem")

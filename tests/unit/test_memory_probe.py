@@ -17,6 +17,7 @@ import pytest
 from bee_trace.events.records import EventKind, ExeId, MemConfig, MemEvent
 from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext
+from tests.fakes import FakeObject, bpf
 from bee_trace.probes.memory import (
     MemOperation,
     MemoryProbe,
@@ -91,11 +92,6 @@ def record(  # noqa: PLR0913 - one keyword per field a test may change
 
 def decode(probe: MemoryProbe, rec: MemEvent) -> MemoryAccessEvent | None:
     return probe.decode(rec.hdr, bytes(rec))
-
-
-def bpf(fake: object) -> BpfObject:
-    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
-    return cast("BpfObject", fake)
 
 
 # _access
@@ -366,37 +362,6 @@ def test_decode_bad_ptrace_request_raises(probe: MemoryProbe) -> None:
 # configure and populate, with a fake object
 
 
-class FakeMap:
-    def __init__(self) -> None:
-        self.initial: bytes | None = None
-        self.updates: list[tuple[bytes, bytes]] = []
-
-    def set_initial_value(self, data: bytes) -> None:
-        self.initial = data
-
-    def update(self, key: bytes, value: bytes) -> None:
-        self.updates.append((key, value))
-
-
-class FakeObject:
-    def __init__(self) -> None:
-        self.maps: dict[str, FakeMap] = {}
-        self.attached: list[str] = []
-        self.also: list[tuple[str, str, str]] = []
-
-    def map(self, name: str) -> FakeMap:
-        return self.maps.setdefault(name, FakeMap())
-
-    def program_names(self) -> list[str]:
-        return ["trace_ptrace", "trace_process_vm_readv", "lsm_file_open"]
-
-    def attach(self, name: str) -> None:
-        self.attached.append(name)
-
-    def attach_tracepoint(self, name: str, category: str, event: str) -> None:
-        self.also.append((name, category, event))
-
-
 @pytest.mark.parametrize("enforce", [False, True])
 @pytest.mark.parametrize(
     "watch",
@@ -411,19 +376,20 @@ def test_configure(*, enforce: bool, watch: tuple[bool, bool, bool]) -> None:
         f"  enforce: {str(enforce).lower()}\n"
     )
     ctx = ProbeContext(policy=parse_policy(text, "test"), self_pid=SELF_PID, boot_to_utc_ns=0)
-    obj = FakeObject()
+    obj = FakeObject(MEM_PROGRAMS)
     MemoryProbe(ctx).configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
     assert len(initial) == ctypes.sizeof(MemConfig)
     cfg = MemConfig.from_buffer_copy(initial)
     assert cfg.self_tgid == SELF_PID
+    assert cfg.args_at_exit == 1
     assert cfg.enforce == int(enforce)
     assert (cfg.watch_ptrace, cfg.watch_process_vm, cfg.watch_proc_mem) == tuple(map(int, watch))
 
 
 def test_populate_writes_comms_and_executables(caplog: pytest.LogCaptureFixture) -> None:
-    obj = FakeObject()
+    obj = FakeObject(MEM_PROGRAMS)
     with caplog.at_level(logging.INFO, logger="bee_trace.probes.memory"):
         make_probe().populate(bpf(obj))
     comms = obj.map("allowed_comms").updates
@@ -443,7 +409,7 @@ def test_populate_writes_comms_and_executables(caplog: pytest.LogCaptureFixture)
 
 def test_populate_says_when_enforcing(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bee_trace.probes.memory"):
-        make_probe(enforce=True).populate(bpf(FakeObject()))
+        make_probe(enforce=True).populate(bpf(FakeObject(MEM_PROGRAMS)))
     assert "memory enforcement on: accessors not allowed are killed" in caplog.text
 
 
@@ -451,7 +417,7 @@ def test_populate_of_an_empty_allow_list() -> None:
     ctx = ProbeContext(
         policy=parse_policy("version: 1\n", "test"), self_pid=SELF_PID, boot_to_utc_ns=0
     )
-    obj = FakeObject()
+    obj = FakeObject(MEM_PROGRAMS)
     MemoryProbe(ctx).populate(bpf(obj))
     assert obj.map("allowed_comms").updates == []
     assert obj.map("allowed_exes").updates == []
@@ -460,15 +426,49 @@ def test_populate_of_an_empty_allow_list() -> None:
 # what the probe takes from the base class
 
 
-def test_attach_attaches_every_program(probe: MemoryProbe) -> None:
-    obj = FakeObject()
+# the programs of memory_monitor.bpf.o and their sections
+MEM_PROGRAMS = {
+    "enter_ptrace": "tracepoint/syscalls/sys_enter_ptrace",
+    "exit_ptrace": "tracepoint/syscalls/sys_exit_ptrace",
+    "enter_vm_readv": "tracepoint/syscalls/sys_enter_process_vm_readv",
+    "exit_vm_readv": "tracepoint/syscalls/sys_exit_process_vm_readv",
+    "enter_vm_writev": "tracepoint/syscalls/sys_enter_process_vm_writev",
+    "exit_vm_writev": "tracepoint/syscalls/sys_exit_process_vm_writev",
+    "mem_exit_openat": "tracepoint/syscalls/sys_exit_openat",
+}
+EXIT_PROGRAMS = [n for n in MEM_PROGRAMS if n not in MemoryProbe.entry_programs]
+
+
+def test_attach_attaches_every_exit_program(probe: MemoryProbe) -> None:
+    obj = FakeObject(MEM_PROGRAMS)
+    probe.configure(bpf(obj))
     names = probe.attach(bpf(obj))
     shared = [("mem_exit_openat", "syscalls", e) for e in ("sys_exit_open", "sys_exit_openat2")]
-    assert names == obj.program_names() + [f"{n}@{e}" for n, _, e in shared]
-    assert obj.attached == obj.program_names()
+    assert names == EXIT_PROGRAMS + [f"{n}@{e}" for n, _, e in shared]
+    assert obj.attached == EXIT_PROGRAMS
     assert obj.also == shared
+    assert obj.autoload == dict.fromkeys(MemoryProbe.entry_programs, False)
+
+
+@pytest.mark.usefixtures("kernel_without_task_regs")
+def test_attach_keeps_entry_programs_on_older_kernels(probe: MemoryProbe) -> None:
+    obj = FakeObject(MEM_PROGRAMS)
+    probe.configure(bpf(obj))
+    probe.attach(bpf(obj))
+    assert obj.attached == list(MEM_PROGRAMS)
+    assert MemConfig.from_buffer_copy(obj.map(".rodata").initial or b"").args_at_exit == 0
+
+
+def test_handed_off_open_program_is_loaded_not_attached(probe: MemoryProbe) -> None:
+    obj = FakeObject(MEM_PROGRAMS)
+    probe.handed_off = True
+    probe.configure(bpf(obj))
+    names = probe.attach(bpf(obj))
+    assert "mem_exit_openat" not in obj.attached
+    assert obj.also == []
+    assert names == [n for n in EXIT_PROGRAMS if n != "mem_exit_openat"]
 
 
 @pytest.mark.parametrize("final", [False, True])
 def test_flush_holds_nothing_back(probe: MemoryProbe, *, final: bool) -> None:
-    assert probe.flush(bpf(FakeObject()), final=final) == []
+    assert probe.flush(bpf(FakeObject(MEM_PROGRAMS)), final=final) == []

@@ -27,6 +27,7 @@ from bee_trace.host.cgroup import CgroupUnavailableError
 from bee_trace.policy import parse_policy
 from bee_trace.probes import network
 from bee_trace.probes.base import ProbeContext
+from tests.fakes import FakeObject, bpf
 from bee_trace.probes.network import (
     AF_INET,
     AF_INET6,
@@ -117,11 +118,6 @@ def udp(**changes: object) -> NetEvent:
 
 def decode(probe: NetworkProbe, rec: NetEvent) -> NetworkConnectionEvent | None:
     return probe.decode(rec.hdr, bytes(rec))
-
-
-def bpf(fake: object) -> BpfObject:
-    """A fake object where the probe expects a BpfObject: it has what the probe calls."""
-    return cast("BpfObject", fake)
 
 
 # decoding
@@ -358,72 +354,15 @@ def test_decode_bad_syscall_raises(probe: NetworkProbe, syscall: int) -> None:
         decode(probe, record(syscall=syscall))
 
 
-# fakes for the BPF object and its maps
-
-
-class FakeMap:
-    """A BPF map backed by a dict of raw bytes."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.entries: dict[bytes, bytes] = {}
-        self.initial: bytes | None = None
-        self.deleted: list[bytes] = []
-        # keys listed but gone by the time they are looked up
-        self.vanishing: set[bytes] = set()
-
-    def set_initial_value(self, data: bytes) -> None:
-        self.initial = data
-
-    def update(self, key: bytes, value: bytes) -> None:
-        self.entries[key] = value
-
-    def keys(self, key_size: int) -> list[bytes]:
-        assert key_size == ctypes.sizeof(UdpKey)
-        return [*self.entries, *self.vanishing]
-
-    def lookup(self, key: bytes, value_size: int) -> bytes | None:
-        assert value_size == ctypes.sizeof(UdpValue)
-        return self.entries.get(key)
-
-    def delete(self, key: bytes) -> bool:
-        self.deleted.append(key)
-        return self.entries.pop(key, None) is not None
-
-
-class FakeObject:
-    """Just enough of BpfObject for the probe."""
-
-    PROGRAMS = (
-        "enter_connect",
-        "exit_connect",
-        "deny_connect4",
-        "deny_connect6",
-        "deny_sendmsg4",
-        "deny_sendmsg6",
-    )
-
-    def __init__(self) -> None:
-        self.maps: dict[str, FakeMap] = {}
-        self.autoload: dict[str, bool] = {}
-        self.attached: list[str] = []
-        self.cgroup_attached: list[tuple[str, int]] = []
-
-    def map(self, name: str) -> FakeMap:
-        return self.maps.setdefault(name, FakeMap(name))
-
-    def program_names(self) -> list[str]:
-        return list(self.PROGRAMS)
-
-    def set_autoload(self, name: str, *, enabled: bool) -> None:
-        self.autoload[name] = enabled
-
-    def attach(self, name: str) -> None:
-        self.attached.append(name)
-
-    def attach_cgroup(self, name: str, cgroup_fd: int) -> None:
-        assert os.fstat(cgroup_fd)
-        self.cgroup_attached.append((name, cgroup_fd))
+# the programs of network_monitor.bpf.o (connect only) and their sections
+NET_PROGRAMS = {
+    "enter_connect": "tracepoint/syscalls/sys_enter_connect",
+    "exit_connect": "tracepoint/syscalls/sys_exit_connect",
+    "deny_connect4": "cgroup/connect4",
+    "deny_connect6": "cgroup/connect6",
+    "deny_sendmsg4": "cgroup/sendmsg4",
+    "deny_sendmsg6": "cgroup/sendmsg6",
+}
 
 
 def now_boot() -> int:
@@ -454,7 +393,7 @@ def put(obj: FakeObject, rec: NetEvent, total: int, last_emit_ns: int) -> bytes:
 
 @pytest.fixture
 def obj() -> FakeObject:
-    return FakeObject()
+    return FakeObject(NET_PROGRAMS)
 
 
 @pytest.fixture
@@ -699,7 +638,7 @@ def test_configure(
     probe = make_probe(text, enforce=flag)
     assert probe.enforce is expected
     assert probe.enforcing is False
-    obj = FakeObject()
+    obj = FakeObject(NET_PROGRAMS)
     probe.configure(bpf(obj))
     initial = obj.map(".rodata").initial
     assert initial is not None
@@ -707,7 +646,9 @@ def test_configure(
     assert cfg.self_tgid == SELF_PID
     assert cfg.enforce == int(expected)
     assert cfg.udp_window_ns == UDP_WINDOW_NS
-    assert obj.autoload == dict.fromkeys(network._ENFORCE_PROGRAMS, expected)  # noqa: SLF001
+    assert obj.autoload == dict.fromkeys(network._ENFORCE_PROGRAMS, expected) | dict.fromkeys(  # noqa: SLF001
+        NetworkProbe.entry_programs, False
+    )
 
 
 def test_populate_writes_each_network_into_its_trie(probe: NetworkProbe, obj: FakeObject) -> None:
@@ -826,9 +767,11 @@ def test_without_cgroup_hooks_enforcement_is_left_out_and_said_why(
     initial = obj.map(".rodata").initial
     assert initial is not None
     assert NetConfig.from_buffer_copy(initial).enforce == 0
-    assert obj.autoload == dict.fromkeys(network._ENFORCE_PROGRAMS, False)  # noqa: SLF001
+    assert obj.autoload == dict.fromkeys(  # noqa: SLF001
+        (*network._ENFORCE_PROGRAMS, *NetworkProbe.entry_programs), False  # noqa: SLF001
+    )
     with caplog.at_level(logging.WARNING, logger="bee_trace.probes.network"):
-        assert probe.attach(bpf(obj)) == ["enter_connect", "exit_connect"]
+        assert probe.attach(bpf(obj)) == ["exit_connect"]
     assert probe.enforcing is False
     assert obj.cgroup_attached == []
     assert "network enforcement unavailable, monitoring only" in caplog.text

@@ -318,6 +318,7 @@ def test_filter_kind_values_are_the_kernel_constants() -> None:
         "SUFFIX": 2,
         "PREFIX": 3,
         "DIRNAME": 4,
+        "HANDOFF": 5,
     }
 
 

@@ -34,6 +34,8 @@ from bee_trace.events.records import (
     mirror_layout,
 )
 from bee_trace.policy import FilterKind
+from bee_trace.policy import signatures
+from bee_trace.policy.signatures import SigTag
 from bee_trace.probes import PROBES
 from bee_trace.probes.base import object_path
 from bee_trace.probes.file import OpenSyscall, PathSource
@@ -217,6 +219,7 @@ ENUM_TWINS: dict[str, tuple[str, type[IntEnum]]] = {
     "bt_filter_kind": ("BT_FILTER_", FilterKind),
     "bt_open_syscall": ("BT_SYS_", OpenSyscall),
     "bt_file_path_source": ("BT_PATH_", PathSource),
+    "bt_sig_tag": ("BT_SIG_", SigTag),
 }
 # enumerators that size an array instead of naming a member
 ENUM_SIZES = {"BT_CNT_MAX": COUNTER_SLOTS}
@@ -224,6 +227,8 @@ DEFINE_TWINS = {
     "BT_COMM_LEN": COMM_LEN,
     "BT_PATH_MAX": PATH_MAX,
     "BT_FILTER_KEY_MAX": records.FILTER_KEY_MAX,
+    "BT_SIG_SPAN": signatures.SPAN,
+    "BT_SIG_BITS": signatures.BITS,
 }
 
 

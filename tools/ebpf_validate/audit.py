@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 BPF_CALL: Final = 0x85  # BPF_JMP | BPF_CALL
+# libbpf writes this call where a CO-RE relocation names what the running
+# kernel lacks (a field of another kernel version), in code the program only
+# reaches on that other kernel: the verifier rejects it if it is ever reached
+CORE_POISON_CALL: Final = 0xBAD2310
 _INSN: Final = struct.Struct("<BBhi")
 
 # the kernel's license_is_gpl_compatible()
@@ -61,7 +65,7 @@ def helper_calls(insns: bytes) -> set[int]:
     ids: set[int] = set()
     for offset in range(0, len(insns) - len(insns) % 8, 8):
         code, regs, _off, imm = _INSN.unpack_from(insns, offset)
-        if code == BPF_CALL and regs >> 4 == 0:
+        if code == BPF_CALL and regs >> 4 == 0 and imm != CORE_POISON_CALL:
             ids.add(imm)
     return ids
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from bee_trace.bpf import BpfObject
 from bee_trace.errors import LoadError
+from bee_trace.host.features import FORCE_NO_TASK_BTF_ENV
 from bee_trace.policy import load_policy
 from bee_trace.probes import PROBES, ProbeContext
 from bee_trace.probes.base import object_path
@@ -44,6 +45,9 @@ class Variant:
     name: str
     enforce: bool
     transport: str = "ringbuf"  # or "perfbuf", the fallback without ring buffers
+    # "regs": exit programs read the call's arguments (bpf_task_pt_regs, 5.15);
+    # "entry": entry programs keep them, as on older kernels (forced here)
+    args: str = "regs"
 
     def object_name(self, name: str) -> str:
         """The object file this variant loads."""
@@ -58,8 +62,9 @@ _CONFIGS: Final = (
     ("memory_monitor", "enforce", True),
 )
 VARIANTS: Final = tuple(
-    Variant(probe, name, enforce=enforce, transport=transport)
+    Variant(probe, name, enforce=enforce, transport=transport, args=args)
     for transport in ("ringbuf", "perfbuf")
+    for args in ("regs", "entry")
     for probe, name, enforce in _CONFIGS
 )
 
@@ -152,11 +157,21 @@ def load_variant(
         ProbeContext(policy=policy, self_pid=os.getpid(), boot_to_utc_ns=0, enforce=variant.enforce)
     )
     obj = BpfObject(object_path(variant.object_name(probe.object_name)))
+    forced = os.environ.get(FORCE_NO_TASK_BTF_ENV)
     try:
         if variant.transport == "ringbuf":
             # a perf event array has one entry per CPU; its buffers are sized when opened
             obj.map("events").set_max_entries(policy.limits.ring_buffer_bytes)
-        probe.configure(obj)
+        if variant.args == "entry":
+            # the switch that makes the kernel look like one before 5.11
+            os.environ[FORCE_NO_TASK_BTF_ENV] = "1"
+        try:
+            probe.configure(obj)
+        finally:
+            if forced is None:
+                os.environ.pop(FORCE_NO_TASK_BTF_ENV, None)
+            else:
+                os.environ[FORCE_NO_TASK_BTF_ENV] = forced
         names = obj.program_names()
         for name in names:
             obj.set_log(name, level=LOG_LEVEL_STATS)
