@@ -102,7 +102,16 @@ def _cat(path: Path | str, cwd: Path | None = None) -> int:
 @pytest.fixture(scope="module")
 def watch(tmp_path_factory: pytest.TempPathFactory, arg_source: str) -> Iterator[Watch]:
     root = tmp_path_factory.mktemp("fm")
-    for d in ("secret", "other", "marker", "plain", "deep/a/b/c", "cloud/u1", "privdir", "privdir2"):
+    for d in (
+        "secret",
+        "other",
+        "marker",
+        "plain",
+        "deep/a/b/c",
+        "cloud/u1",
+        "privdir",
+        "privdir2",
+    ):
         (root / d).mkdir(parents=True)
     for f in (
         "secret/id_rsa",

@@ -8,7 +8,7 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,7 +23,6 @@ from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
 from tests.fakes import FakeObject, bpf
 
 if TYPE_CHECKING:
-    from bee_trace.bpf import BpfObject
     from bee_trace.events.model import FileAccessEvent
 
 BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000

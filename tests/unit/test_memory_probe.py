@@ -10,14 +10,13 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bee_trace.events.records import EventKind, ExeId, MemConfig, MemEvent
 from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext
-from tests.fakes import FakeObject, bpf
 from bee_trace.probes.memory import (
     MemOperation,
     MemoryProbe,
@@ -26,9 +25,9 @@ from bee_trace.probes.memory import (
     kernel_dev,
     target_tgid,
 )
+from tests.fakes import FakeObject, bpf
 
 if TYPE_CHECKING:
-    from bee_trace.bpf import BpfObject
     from bee_trace.events.model import MemoryAccessEvent
 
 BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000

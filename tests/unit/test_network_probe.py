@@ -10,7 +10,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -27,7 +27,6 @@ from bee_trace.host.cgroup import CgroupUnavailableError
 from bee_trace.policy import parse_policy
 from bee_trace.probes import network
 from bee_trace.probes.base import ProbeContext
-from tests.fakes import FakeObject, bpf
 from bee_trace.probes.network import (
     AF_INET,
     AF_INET6,
@@ -35,9 +34,9 @@ from bee_trace.probes.network import (
     NetSyscall,
     NetworkProbe,
 )
+from tests.fakes import FakeObject, bpf
 
 if TYPE_CHECKING:
-    from bee_trace.bpf import BpfObject
     from bee_trace.events.model import NetworkConnectionEvent
 
 TCP, UDP = 6, 17
@@ -646,9 +645,9 @@ def test_configure(
     assert cfg.self_tgid == SELF_PID
     assert cfg.enforce == int(expected)
     assert cfg.udp_window_ns == UDP_WINDOW_NS
-    assert obj.autoload == dict.fromkeys(network._ENFORCE_PROGRAMS, expected) | dict.fromkeys(  # noqa: SLF001
-        NetworkProbe.entry_programs, False
-    )
+    enforce_programs = network._ENFORCE_PROGRAMS  # noqa: SLF001
+    entry = dict.fromkeys(NetworkProbe.entry_programs, False)
+    assert obj.autoload == dict.fromkeys(enforce_programs, expected) | entry
 
 
 def test_populate_writes_each_network_into_its_trie(probe: NetworkProbe, obj: FakeObject) -> None:
@@ -767,9 +766,8 @@ def test_without_cgroup_hooks_enforcement_is_left_out_and_said_why(
     initial = obj.map(".rodata").initial
     assert initial is not None
     assert NetConfig.from_buffer_copy(initial).enforce == 0
-    assert obj.autoload == dict.fromkeys(  # noqa: SLF001
-        (*network._ENFORCE_PROGRAMS, *NetworkProbe.entry_programs), False  # noqa: SLF001
-    )
+    enforce_programs = network._ENFORCE_PROGRAMS  # noqa: SLF001
+    assert obj.autoload == dict.fromkeys((*enforce_programs, *NetworkProbe.entry_programs), False)
     with caplog.at_level(logging.WARNING, logger="bee_trace.probes.network"):
         assert probe.attach(bpf(obj)) == ["exit_connect"]
     assert probe.enforcing is False

@@ -33,8 +33,7 @@ from bee_trace.events.records import (
     check_layout,
     mirror_layout,
 )
-from bee_trace.policy import FilterKind
-from bee_trace.policy import signatures
+from bee_trace.policy import FilterKind, signatures
 from bee_trace.policy.signatures import SigTag
 from bee_trace.probes import PROBES
 from bee_trace.probes.base import object_path

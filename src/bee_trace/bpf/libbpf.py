@@ -10,9 +10,9 @@ errno and whatever libbpf logged while the call ran.
 from __future__ import annotations
 
 import ctypes
-import functools
 import ctypes.util
 import errno
+import functools
 import logging
 import os
 import select

@@ -19,12 +19,12 @@
  */
 #include "common.bpf.h"
 
-#define O_ACCMODE      00000003
-#define O_WRONLY       00000001
-#define O_PATH	       010000000
-#define AT_FDCWD       -100
-#define EPERM	       1
-#define EACCES	       13
+#define O_ACCMODE 00000003
+#define O_WRONLY  00000001
+#define O_PATH	  010000000
+#define AT_FDCWD  -100
+#define EPERM	  1
+#define EACCES	  13
 
 /* syscall numbers, to tell at exit which open it was */
 #if defined(__TARGET_ARCH_x86)
@@ -442,8 +442,8 @@ static __always_inline void report_name(void *ctx, struct scratch *s, struct tas
  */
 static __always_inline bool sig_hit(__u64 tag, __u64 n, __u64 v)
 {
-	__u64 h = ((v + (tag * 16 + n) * 0x100000001b3ULL) * 0x9e3779b97f4a7c15ULL) >>
-		  (64 - BT_SIG_BITS);
+	__u64 h =
+	    ((v + (tag * 16 + n) * 0x100000001b3ULL) * 0x9e3779b97f4a7c15ULL) >> (64 - BT_SIG_BITS);
 
 	return cfg.sig_bits[h >> 6] & (1ULL << (h & 63));
 }
@@ -539,8 +539,7 @@ static __always_inline bool usual_layout(__u32 *inline_off, __u32 *inline_size)
  * one read of the dentry's bytes into view, and none more for a short name,
  * which the dentry holds inline: every open runs this, so reads count.
  */
-static __always_inline void read_names(struct dentry *dentry, __u8 *view,
-				       struct dentry_names *out)
+static __always_inline void read_names(struct dentry *dentry, __u8 *view, struct dentry_names *out)
 {
 	__u32 inline_off, inline_size, parent_off;
 	struct qstr name;
@@ -713,8 +712,8 @@ int open_slow(struct syscall_exit_ctx *ctx)
 	if (s->have_args) {
 		parent = s->parent;
 		pname = BPF_CORE_READ(parent, d_name);
-		if (prefilter((const char *)s->file_name, s->file_name_len, (const char *)pname.name,
-			      pname.len)) {
+		if (prefilter((const char *)s->file_name, s->file_name_len,
+			      (const char *)pname.name, pname.len)) {
 			fill_args(s, &s->args, ctx->ret);
 			report_file(ctx, s, s->file, s->dentry);
 		}
@@ -731,7 +730,7 @@ struct {
 	__type(key, __u32);
 	__array(values, int(void *));
 } open_stages SEC(".maps") = {
-	.values = { [0] = (void *)&open_slow },
+    .values = {[0] = (void *)&open_slow},
 };
 
 /*

@@ -19,8 +19,8 @@ from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
 from bee_trace.host.features import task_btf_missing
-from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.policy import FilterKey as PolicyFilterKey
+from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.policy.signatures import signature_set
 from bee_trace.probes.base import Probe, ProbeContext
 
