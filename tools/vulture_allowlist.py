@@ -14,3 +14,5 @@ pytestmark  # unused variable (tests/kernel/test_runtime.py:25)
 restore_logging  # unused function (tests/unit/test_cli.py:362)
 path_source  # ctypes field: tests write it as the kernel would
 perf_buffers  # autouse fixture (tests/kernel/test_fallbacks.py): every test there forces perf buffers
+kernel_with_task_regs  # autouse fixture (tests/unit/conftest.py): unit tests never ask the kernel
+kernel_without_task_regs  # fixture named in usefixtures (tests/unit): a kernel before 5.15
