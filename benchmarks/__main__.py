@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import figures, gate, report, workloads
+from benchmarks import figures, gate, peers, report, workloads
 from benchmarks.figures import Plan, Scratch, median
 
 log = logging.getLogger("benchmarks")
@@ -76,9 +76,32 @@ def measure(plan: Plan, *, with_micro: bool, short: bool) -> dict[str, Any]:
 
         log.info("kernel cost: BPF stats over the mixed workload")
         found["kernel_ns_per_call"] = figures.kernel_cost(bins, scratch, plan.kernel_opens)
+
+        if not short:
+            found["peers"] = _peers(bins, scratch, plan)
     if with_micro:
         log.info("microbenchmarks")
         found["micro_us"] = _micro(short)
+    return found
+
+
+def _peers(bins: dict[str, Path], scratch: Scratch, plan: Plan) -> dict[str, Any]:
+    """Overhead ratios of the same workload under bpftrace and auditd, where installed."""
+    found: dict[str, Any] = {}
+    for name, peer in (
+        ("bpftrace", peers.bpftrace),
+        ("auditd", lambda: peers.auditd_watch(scratch.watched)),
+    ):
+        log.info("peer %s: %d rounds of unwatched opens", name, plan.overhead_rounds)
+        try:
+            ratios = peers.overhead_under(
+                peer, bins, scratch.unwatched, plan.overhead_opens, plan.overhead_rounds
+            )
+        except peers.PeerUnavailableError as exc:
+            log.warning("peer %s not measured: %s", name, exc)
+            found[name] = str(exc)
+            continue
+        found[name] = median(ratios)
     return found
 
 

@@ -154,6 +154,11 @@ def markdown(
     lines += [f"- {f.message()}" for f in failures] or ["- every gate passed"]
     lines += ["", "## Kernel cost (average ns per call)", ""]
     lines += [f"- `{k}`: {v}" for k, v in sorted(figures.get("kernel_ns_per_call", {}).items())]
+    peers = figures.get("peers", {})
+    if peers:
+        lines += ["", "## Beside peers (overhead ratio of the same unwatched-open workload)", ""]
+        lines += [f"- bee-trace (`--probe-type all`): {figures.get('overhead_ratio')}"]
+        lines += [f"- {k}: {v}" for k, v in sorted(peers.items())]
     micro = figures.get("micro_us", {})
     if micro:
         lines += ["", "## Microbenchmarks (mean microseconds)", ""]
