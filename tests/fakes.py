@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from bee_trace.errors import OutputError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bee_trace.events.model import Event
 
 
@@ -25,6 +27,15 @@ class Recorder:
             msg = "output failed: test"
             raise OutputError(msg)
         self.events.append(event)
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Write one by one; a failure says how many of the batch went before it."""
+        for done, event in enumerate(events):
+            try:
+                self.write(event)
+            except OutputError as exc:
+                exc.written = done
+                raise
 
     def flush(self) -> None:
         pass

@@ -3,8 +3,10 @@
 An output takes :class:`~bee_trace.events.model.Event` objects and knows
 nothing of the kernel. :func:`open_output` is the one way in; the formats
 live in :mod:`~bee_trace.outputs.text` and :mod:`~bee_trace.outputs.jsonl`.
-Lines are written as UTF-8 whatever the locale, and flushed one by one so a
-reader (``tail -f``, a pipe into ``jq``) sees each event as it happens.
+Lines are written as UTF-8 whatever the locale. The runtime hands over the
+events of each ring-buffer batch together; they are written in one write and
+flushed at once, so a reader (``tail -f``, a pipe into ``jq``) sees each
+event as soon as the batch it came with is decoded.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bee_trace.outputs import jsonl, text
 
 if TYPE_CHECKING:
     import pathlib
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from bee_trace.events.model import Event
 
@@ -40,6 +42,13 @@ class Output(Protocol):
 
     def write(self, event: Event) -> None:
         """Render one event and write it; raise OutputError if it cannot be written."""
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Render events and write them together, then flush.
+
+        On failure raise OutputError whose ``written`` says how many of the
+        events, from the first, are known to be written in full.
+        """
 
     def flush(self) -> None:
         """Push anything buffered to the file or pipe."""
@@ -134,13 +143,26 @@ class LineOutput:
 
     def write(self, event: Event) -> None:
         """Render ``event`` as one line, write it and flush it."""
+        self.write_batch((event,))
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Render events as lines, write them in one write and flush once.
+
+        If the write fails, the OutputError says none was written: a buffered
+        stream cannot tell how much of the batch reached the file, and an
+        event is never counted as written unless it is known to be.
+        """
         if self._closed:
             msg = f"output {self._name} is closed"
             raise ValueError(msg)
-        line = self._format_line(event) + "\n"
+        fmt = self._format_line
+        data = "".join([fmt(event) + "\n" for event in events]).encode("utf-8")
         self._busy_since = time.monotonic()
         try:
-            self._guard(lambda: self._write_and_flush(line.encode("utf-8")))
+            self._stream.write(data)
+            self._stream.flush()
+        except OSError as exc:
+            raise self._error(exc) from exc
         finally:
             self._busy_since = None
 
@@ -159,20 +181,19 @@ class LineOutput:
         else:
             self._guard(self._stream.flush)
 
-    def _write_and_flush(self, data: bytes) -> None:
-        self._stream.write(data)
-        self._stream.flush()
-
     def _guard(self, step: Callable[[], object]) -> None:
         """Run one write step, turning an OSError (EPIPE, ENOSPC, EIO) into OutputError."""
         try:
             step()
         except OSError as exc:
-            if isinstance(exc, BrokenPipeError) and not self._owned:
-                _silence_stdout()
-            reason = exc.strerror or str(exc)
-            msg = f"cannot write output {self._name}: {reason}"
-            raise OutputError(msg) from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: OSError) -> OutputError:
+        """The OutputError for a failed write step; a gone stdout reader is silenced."""
+        if isinstance(exc, BrokenPipeError) and not self._owned:
+            _silence_stdout()
+        reason = exc.strerror or str(exc)
+        return OutputError(f"cannot write output {self._name}: {reason}")
 
 
 def _silence_stdout() -> None:

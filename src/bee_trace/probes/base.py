@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from bee_trace.bpf import BpfObject
     from bee_trace.events.model import Event
-    from bee_trace.events.records import EventHeader
+    from bee_trace.events.records import AnyHeader
     from bee_trace.policy import Policy
 
 
@@ -96,5 +96,5 @@ class Probe(ABC):
         return []
 
     @abstractmethod
-    def decode(self, header: EventHeader, raw: bytes) -> Event | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> Event | None:
         """Turn one record into an event, or None when user space filters it out."""

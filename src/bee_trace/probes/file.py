@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, ClassVar, Final
 from bee_trace.events import resolve
 from bee_trace.events.model import FileAccessEvent, ProcessInfo
 from bee_trace.events.mounts import MountTable
-from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
+from bee_trace.events.records import (
+    AnyHeader,
+    EventHeader,
+    EventKind,
+    FileConfig,
+    FileEvent,
+    FilterKey,
+)
 from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.probes.base import Probe, ProbeContext
 
@@ -125,7 +132,7 @@ class FileProbe(Probe):
         for key in self._keys():
             filt.update(bytes(key), b"\x01")
 
-    def decode(self, header: EventHeader, raw: bytes) -> FileAccessEvent | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> FileAccessEvent | None:
         """Decode, make the path absolute and refine with the full pattern."""
         if len(raw) < _PATH_OFFSET:
             msg = f"file record of {len(raw)} bytes is shorter than its header"
