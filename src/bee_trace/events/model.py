@@ -8,10 +8,8 @@ encoding guarantee; outputs escape them when they render.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:
-    from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +130,45 @@ class RunSummary:
     def total_dropped(self) -> int:
         """Events lost by every probe."""
         return sum(p.dropped for p in self.probes)
+
+
+# distinct values the helpers below remember; a flood repeats a few of them
+_INTERN_MAX: Final = 1024
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_S: Final = 1_000_000_000
+
+_processes: dict[tuple[int, int, int, int, bytes], ProcessInfo] = {}
+_seconds: dict[int, tuple[int, int, int, int, int, int]] = {}
+
+
+def process_info(pid: int, tid: int, ppid: int, uid: int, comm: bytes) -> ProcessInfo:
+    """The ProcessInfo of these values, shared between events (it is immutable).
+
+    A flood of events comes from few threads: reusing one object saves
+    building a new one per event, and lets outputs cache its rendering.
+    """
+    key = (pid, tid, ppid, uid, comm)
+    found = _processes.get(key)
+    if found is None:
+        if len(_processes) >= _INTERN_MAX:
+            _processes.clear()
+        found = _processes[key] = ProcessInfo(pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm)
+    return found
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """Nanoseconds since the Unix epoch as an aware UTC datetime, to the microsecond (floored).
+
+    The same value as ``epoch + timedelta(microseconds=ns // 1000)``, with the
+    date and time of day of each second worked out once.
+    """
+    second, rest = divmod(ns, _NS_PER_S)
+    fields = _seconds.get(second)
+    if fields is None:
+        if len(_seconds) >= _INTERN_MAX:
+            _seconds.clear()
+        whole = _EPOCH + timedelta(seconds=second)
+        fields = (whole.year, whole.month, whole.day, whole.hour, whole.minute, whole.second)
+        _seconds[second] = fields
+    year, month, day, hour, minute, sec = fields
+    return datetime(year, month, day, hour, minute, sec, rest // 1000, UTC)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import errno
 import struct
-from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events import resolve
-from bee_trace.events.model import FileAccessEvent, ProcessInfo
+from bee_trace.events.model import FileAccessEvent, process_info, utc_from_ns
 from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import (
     AnyHeader,
@@ -44,7 +43,6 @@ if [getattr(FileEvent, f).offset - _FIXED_OFFSET for f in _FIXED_FIELDS] != [
     msg = "FileEvent mirror and its struct format disagree"
     raise ImportError(msg)
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # distinct paths whose policy verdict is remembered; a flood repeats a few
 _MATCH_CACHE_MAX: Final = 4096
 
@@ -155,15 +153,10 @@ class FileProbe(Probe):
         rule = self._match(path)
         if rule is None:
             return None
-        ts_ns = header.ts_boot_ns + self.ctx.boot_to_utc_ns
         return FileAccessEvent(
-            timestamp=_EPOCH + timedelta(microseconds=ts_ns // 1000),
-            process=ProcessInfo(
-                pid=header.pid,
-                tid=header.tid,
-                ppid=header.ppid,
-                uid=header.uid,
-                comm=bytes(header.comm),
+            timestamp=utc_from_ns(header.ts_boot_ns + self.ctx.boot_to_utc_ns),
+            process=process_info(
+                header.pid, header.tid, header.ppid, header.uid, bytes(header.comm)
             ),
             syscall=_syscall_name(syscall),
             path=path,
