@@ -18,6 +18,7 @@ class Recorder:
     def __init__(self, fail_at: int | None = None) -> None:
         self.events: list[Event] = []
         self.writes = 0
+        self.batches = 0
         self.fail_at = fail_at
         self.abandoned = False
 
@@ -30,6 +31,7 @@ class Recorder:
 
     def write_batch(self, events: Sequence[Event]) -> None:
         """Write one by one; a failure says how many of the batch went before it."""
+        self.batches += 1
         for done, event in enumerate(events):
             try:
                 self.write(event)
