@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from bee_trace.bpf import BpfMap, BpfObject, PerfBuffer, RingBuffer, libbpf
 from bee_trace.bpf.libbpf import BPF_MAP_TYPE_RINGBUF, lib, loaded_programs, possible_cpus
 from bee_trace.bpf.ringbuf import MappedRingBuffer
 from bee_trace.errors import LoadError
-from bee_trace.events.records import MIRRORS, FilterKey, check_layout
+from bee_trace.events.records import MIRRORS, Counter, FilterKey, check_layout
 from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext, object_path
 from bee_trace.probes.file import FileProbe
@@ -446,6 +447,31 @@ def test_a_mapped_ring_buffer_delivers_every_record_in_one_batch(
         _open_in_child(target, times=1)
         assert ring.poll(5000) == 1
         assert len(batches) == 2
+    finally:
+        ring.close()
+
+
+def test_a_ring_consumed_while_written_never_looks_full(watched: tuple[BpfObject, Path]) -> None:
+    # the consumer position must never pass through another value on its way
+    # (a zero-filled store made the kernel see a full ring and drop records)
+    obj, target = watched
+    opens = 100_000
+    got: list[bytes] = []
+    ring = MappedRingBuffer()
+    try:
+        ring.add(obj.map("events"), got.extend)
+        loop = f"for _ in range({opens}):\n    open({str(target)!r}).close()"
+        child = subprocess.Popen([sys.executable, "-c", loop])
+        while child.poll() is None:
+            ring.poll(10)
+        assert child.returncode == 0
+        ring.consume()
+        drops = obj.map("counters").lookup(
+            struct.pack("<I", Counter.DROP_RINGBUF), 8 * possible_cpus()
+        )
+        assert drops is not None
+        assert sum(struct.unpack(f"<{possible_cpus()}Q", drops)) == 0
+        assert len(got) == opens
     finally:
         ring.close()
 

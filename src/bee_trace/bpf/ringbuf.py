@@ -89,11 +89,14 @@ class RingView:
         if size <= 0 or size & (size - 1):
             msg = f"ring buffer data size {size} is not a power of two"
             raise ValueError(msg)
-        self._consumer = consumer
+        # consumer_pos as one native unsigned long, stored in a single write:
+        # struct.pack_into zero-fills its target before packing, and a kernel
+        # that saw that passing 0 would take the ring for full and drop records
+        self._consumer_pos = memoryview(consumer).cast("L")  # _POS.format: "@L"
         self._area = area
         self._data = data_offset
         self._mask = size - 1
-        self.position: int = _POS.unpack_from(consumer, 0)[0]
+        self.position: int = self._consumer_pos[0]
 
     def take(self, limit: int = MAX_BATCH) -> list[bytes]:
         """Copy out up to limit records, skipping discarded ones, and release their space.
@@ -120,9 +123,13 @@ class RingView:
         if cons != self.position:
             # the kernel reads consumer_pos with smp_load_acquire; the copies
             # above are complete before this store is made
-            _POS.pack_into(self._consumer, 0, cons)
+            self._consumer_pos[0] = cons
             self.position = cons
         return records
+
+    def release(self) -> None:
+        """Let go of the consumer page, so its mapping can be closed."""
+        self._consumer_pos.release()
 
 
 class _Ring:
@@ -143,6 +150,7 @@ class _Ring:
         self.view = RingView(self.consumer, self.area, page, size)
 
     def close(self) -> None:
+        self.view.release()
         self.area.close()
         self.consumer.close()
 
