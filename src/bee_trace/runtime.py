@@ -138,6 +138,7 @@ class Monitor:
         """
         header_size = HEADER.size
         unpack = HEADER.unpack_from
+        make_header = RecordHeader._make
         kind_wanted = loaded.probe.event_kind
         decode = loaded.probe.decode
 
@@ -147,11 +148,10 @@ class Monitor:
                 if len(raw) < header_size:
                     loaded.malformed += 1
                     continue
-                kind, size, ts, pid, tid, ppid, uid, comm = unpack(raw)
-                if kind != kind_wanted:
+                header = make_header(unpack(raw))
+                if header.kind != kind_wanted:
                     loaded.malformed += 1
                     continue
-                header = RecordHeader(kind, size, ts, pid, tid, ppid, uid, comm.partition(b"\0")[0])
                 try:
                     event = decode(header, raw)
                 except (ValueError, KeyError):

@@ -7,7 +7,7 @@ encoding guarantee; outputs escape them when they render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Final
 
@@ -23,7 +23,7 @@ class ProcessInfo:
     comm: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class FileAccessEvent:
     """An open for reading of a watched file.
 
@@ -44,6 +44,47 @@ class FileAccessEvent:
     result: int
     resolved: bool
     rule: str
+
+    def __init__(  # noqa: PLR0913, PLR0917 - one argument per field, as dataclass makes it
+        self,
+        timestamp: datetime,
+        process: ProcessInfo,
+        syscall: str,
+        path: bytes,
+        flags: int,
+        result: int,
+        resolved: bool,  # noqa: FBT001 - a field, as dataclass would take it
+        rule: str,
+    ) -> None:
+        """Set every field, as a frozen dataclass does, through the slots directly.
+
+        The generated ``__init__`` looks each slot up by name; a flood builds
+        one of these per event, so the setters are looked up once instead.
+        """
+        (
+            set_timestamp,
+            set_process,
+            set_syscall,
+            set_path,
+            set_flags,
+            set_result,
+            set_resolved,
+            set_rule,
+        ) = _FILE_ACCESS_SETTERS
+        set_timestamp(self, timestamp)
+        set_process(self, process)
+        set_syscall(self, syscall)
+        set_path(self, path)
+        set_flags(self, flags)
+        set_result(self, result)
+        set_resolved(self, resolved)
+        set_rule(self, rule)
+
+
+# each field's slot setter, in field order: what FileAccessEvent.__init__ calls
+_FILE_ACCESS_SETTERS: Final = tuple(
+    getattr(FileAccessEvent, f.name).__set__ for f in fields(FileAccessEvent)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +185,17 @@ _seconds: dict[int, tuple[int, int, int, int, int, int]] = {}
 def process_info(pid: int, tid: int, ppid: int, uid: int, comm: bytes) -> ProcessInfo:
     """The ProcessInfo of these values, shared between events (it is immutable).
 
-    A flood of events comes from few threads: reusing one object saves
-    building a new one per event, and lets outputs cache its rendering.
+    ``comm`` is cut at its first NUL: the kernel's field is NUL-padded. A
+    flood of events comes from few threads: reusing one object saves building
+    a new one per event, and lets outputs cache its rendering.
     """
     key = (pid, tid, ppid, uid, comm)
     found = _processes.get(key)
     if found is None:
         if len(_processes) >= _INTERN_MAX:
             _processes.clear()
-        found = _processes[key] = ProcessInfo(pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm)
+        name = comm.partition(b"\0")[0]
+        found = _processes[key] = ProcessInfo(pid=pid, tid=tid, ppid=ppid, uid=uid, comm=name)
     return found
 
 

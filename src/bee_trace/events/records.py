@@ -58,10 +58,12 @@ class EventHeader(ctypes.Structure):
 
 
 class RecordHeader(NamedTuple):
-    """The common header as the consumer reads it: plain values, ``comm`` cut at its NUL.
+    """The common header as the consumer reads it: exactly what :data:`HEADER` unpacks.
 
-    What :data:`HEADER` unpacks; cheaper to make and to read than an
-    :class:`EventHeader`, which stays the mirror checked against the BTF.
+    Cheaper to make and to read than an :class:`EventHeader`, which stays the
+    mirror checked against the BTF. Unlike the mirror's, ``comm`` is the whole
+    field as the kernel wrote it, NUL padding included;
+    :func:`~bee_trace.events.model.process_info` cuts it at its first NUL.
     """
 
     kind: int

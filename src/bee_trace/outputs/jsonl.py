@@ -196,7 +196,8 @@ def _timestamp_value(when: datetime) -> str:
         # "...T15:30:01.000000Z" -> '"...T15:30:01.'
         second = '"' + whole[: -len("000000Z")]
         _remember(_seconds, key, second)
-    return f'{second}{when.microsecond:06d}Z"'
+    # %-formatting: several times cheaper than a format spec in an f-string
+    return '%s%06dZ"' % (second, when.microsecond)  # noqa: UP031
 
 
 _FILE_START: Final = (
