@@ -67,6 +67,10 @@ class PathSource(IntEnum):
 
 _SYSCALL_NAMES: Final = {int(s): s.name.lower() for s in OpenSyscall}
 _PATH_SOURCES: Final = frozenset(int(s) for s in PathSource)
+# plain ints for decode, which runs per record: an enum member lookup costs more
+_RESOLVED: Final = int(PathSource.RESOLVED)
+_AS_PASSED: Final = int(PathSource.AS_PASSED)
+_FS_RELATIVE: Final = int(PathSource.FS_RELATIVE)
 
 
 def _syscall_name(syscall: int) -> str:
@@ -140,12 +144,12 @@ class FileProbe(Probe):
             msg = f"{source} is not a valid PathSource"
             raise ValueError(msg)
         path = raw[_PATH_OFFSET : _PATH_OFFSET + path_len]
-        resolved = source == PathSource.RESOLVED
-        if source == PathSource.AS_PASSED:
+        resolved = source == _RESOLVED
+        if source == _AS_PASSED:
             # a denied open names a file that exists: follow it to the end
             exists = -result in {errno.EACCES, errno.EPERM}
             path, resolved = resolve.absolute(path, header.pid, header.tid, dfd, follow_last=exists)
-        elif source == PathSource.FS_RELATIVE:
+        elif source == _FS_RELATIVE:
             located = self._mounts.locate(dev, path)
             resolved = located is not None
             path = located if located is not None else path
