@@ -17,7 +17,13 @@ import pytest
 
 import bee_trace.outputs as outputs_pkg
 from bee_trace.errors import OutputError, UsageError
-from bee_trace.events.model import FileAccessEvent, ProbeStats, ProcessInfo, RunSummary
+from bee_trace.events.model import (
+    Event,
+    FileAccessEvent,
+    ProbeStats,
+    ProcessInfo,
+    RunSummary,
+)
 from bee_trace.outputs import FORMATS, LineOutput, jsonl, open_output, text
 from bee_trace.outputs.render import (
     errno_name,
@@ -309,6 +315,20 @@ def test_the_json_fast_path_writes_the_reference_bytes(
             assert line.encode("utf-8") == jsonl.format_generic(event).encode("utf-8")
             assert len(line.splitlines()) == 1
     validator.validate(json.loads(jsonl.format_event(varied_events()[2])))
+
+
+def test_a_batch_of_mixed_events_renders_as_its_lines(tmp_path: Path) -> None:
+    from tests.unit.test_outputs_memory import make_event as memory_event  # noqa: PLC0415
+    from tests.unit.test_outputs_network import make_event as network_event  # noqa: PLC0415
+
+    batch: list[Event] = [make_event(), network_event(), *varied_events()[:5], memory_event()]
+    expected = "".join(jsonl.format_generic(event) + "\n" for event in batch)
+    assert jsonl.format_lines(batch) == expected
+    assert jsonl.format_lines([]) == ""
+    output = open_output("json", tmp_path / "x.jsonl")
+    output.write_batch(batch)
+    output.close()
+    assert (tmp_path / "x.jsonl").read_text(encoding="utf-8") == expected
 
 
 def test_the_json_caches_stay_bounded() -> None:
