@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bee_trace.bpf.libbpf import BPF_MAP_TYPE_RINGBUF
 from bee_trace.bpf.ringbuf import (
     BUSY_BIT,
     DISCARD_BIT,
     RECORD_HEADER_SIZE,
+    MappedRingBuffer,
     RecordBatcher,
     RingView,
 )
+from bee_trace.errors import LoadError
 
 if TYPE_CHECKING:
     from bee_trace.bpf.libbpf import BpfMap, LostHandler, SampleHandler
@@ -217,3 +222,27 @@ def test_a_batch_handler_error_is_raised_after_every_map_had_its_batch() -> None
     assert seen == [[b"x"]]
     # the failed batch is not handed over again
     assert batcher.consume() == 0
+
+
+class _FakeMap:
+    """What MappedRingBuffer reads of a map, over a file that cannot be mapped."""
+
+    name = "events"
+    map_type = BPF_MAP_TYPE_RINGBUF
+    max_entries = 4096
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+
+def test_a_ring_that_cannot_be_mapped_is_a_load_error() -> None:
+    fd = os.open(os.devnull, os.O_RDWR)
+    ring = MappedRingBuffer()
+    try:
+        with pytest.raises(LoadError, match="cannot map ring buffer events: ") as e:
+            ring.add(_FakeMap(fd), lambda _batch: None)  # type: ignore[arg-type]
+        assert e.value.errno == errno.ENODEV
+        assert ring.poll(0) == 0
+    finally:
+        ring.close()
+        os.close(fd)
