@@ -278,6 +278,11 @@ WHENS = [
     datetime(2026, 12, 4, 15, 30, 1, 0, tzinfo=UTC),
     datetime(2026, 12, 4, 15, 30, 1, 999999, tzinfo=UTC),
     datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC, microsecond=0),
+    datetime.min.replace(tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 2, tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 1, 999999, tzinfo=UTC),
     datetime(2026, 12, 4, 17, 30, 1, 5, tzinfo=timezone(timedelta(hours=2))),
     datetime(2026, 12, 4, 15, 30, 1, 5),  # noqa: DTZ001 - naive: taken as UTC
 ]
@@ -335,7 +340,7 @@ def test_the_json_caches_stay_bounded() -> None:
     for i in range(3000):
         event = make_event(path=f"/p/{i}".encode(), pid=i, flags=i, result=-i)
         assert jsonl.format_event(event) == jsonl.format_generic(event)
-    caches = (jsonl._process_pieces, jsonl._access_pieces, jsonl._seconds)  # noqa: SLF001
+    caches = (jsonl._process_pieces, jsonl._access_pieces)  # noqa: SLF001
     assert all(len(cache) <= jsonl._CACHE_MAX for cache in caches)  # noqa: SLF001
 
 

@@ -39,7 +39,7 @@ DISCARD_BIT: Final = 1 << 30
 RECORD_HEADER_SIZE: Final = 8
 # producer_pos and consumer_pos are unsigned longs, in native byte order
 _POS: Final = struct.Struct("@L")
-_LEN: Final = struct.Struct("@I")
+_SIZE_MASK: Final = ~(BUSY_BIT | DISCARD_BIT) & 0xFFFFFFFF
 # records taken in one batch at most: bounds memory and keeps flushes frequent
 MAX_BATCH: Final = 8192
 # batches one poll hands over at most before it returns to its caller
@@ -94,6 +94,8 @@ class RingView:
         # that saw that passing 0 would take the ring for full and drop records
         self._consumer_pos = memoryview(consumer).cast("L")  # _POS.format: "@L"
         self._area = area
+        # every record length, as native u32s: records start 8-byte aligned
+        self._lengths = memoryview(area).cast("I")
         self._data = data_offset
         self._mask = size - 1
         self.position: int = self._consumer_pos[0]
@@ -105,21 +107,25 @@ class RingView:
         is stored once, after the copies, so the kernel never reuses space
         that is still being read.
         """
-        area, base, mask = self._area, self._data, self._mask
-        unpack_len = _LEN.unpack_from
+        area, lengths, base, mask = self._area, self._lengths, self._data, self._mask
+        busy, discard, size_mask = BUSY_BIT, DISCARD_BIT, _SIZE_MASK
         cons = self.position
         prod: int = _POS.unpack_from(area, 0)[0]
         records: list[bytes] = []
-        while cons < prod and len(records) < limit:
+        append = records.append
+        while cons < prod:
             at = base + (cons & mask)
-            (length,) = unpack_len(area, at)
-            if length & BUSY_BIT:
+            # records are 8-byte aligned: the length is one u32 of the lengths view
+            length = lengths[at >> 2]
+            if length & busy:
                 break
-            size = length & ~(BUSY_BIT | DISCARD_BIT)
-            if not length & DISCARD_BIT:
-                start = at + RECORD_HEADER_SIZE
-                records.append(area[start : start + size])
+            size = length & size_mask
             cons += (size + RECORD_HEADER_SIZE + 7) & ~7
+            if not length & discard:
+                start = at + RECORD_HEADER_SIZE
+                append(area[start : start + size])
+                if len(records) >= limit:
+                    break
         if cons != self.position:
             # the kernel reads consumer_pos with smp_load_acquire; the copies
             # above are complete before this store is made
@@ -128,8 +134,9 @@ class RingView:
         return records
 
     def release(self) -> None:
-        """Let go of the consumer page, so its mapping can be closed."""
+        """Let go of the mappings, so they can be closed."""
         self._consumer_pos.release()
+        self._lengths.release()
 
 
 class _Ring:

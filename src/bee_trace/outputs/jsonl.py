@@ -16,7 +16,7 @@ as hardening the whole line; the tests check the two paths byte for byte.
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,7 +31,6 @@ from bee_trace.outputs.render import error_name, flag_name_list, format_timestam
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from datetime import datetime
 
     from bee_trace.events.model import Event
 
@@ -135,7 +134,6 @@ _CACHED_PATH_MAX: Final = 512
 _process_pieces: dict[int, tuple[ProcessInfo, str]] = {}
 # (syscall, path, resolved, flags, result, rule) -> the members after comm
 _access_pieces: dict[tuple[str, bytes, bool, int, int, str], str] = {}
-_seconds: dict[tuple[int, int, int, int, int, int], str] = {}
 
 
 def _remember(cache: dict[Any, Any], key: object, value: Any) -> None:  # noqa: ANN401 - any cache
@@ -185,19 +183,25 @@ def _access_piece(event: FileAccessEvent) -> str:
     return piece
 
 
-def _timestamp_value(when: datetime) -> str:
-    """The timestamp as :func:`format_timestamp` writes it, the date and time of day cached."""
-    if when.tzinfo is not UTC:
-        return _encoded(format_timestamp(when))
-    key = (when.year, when.month, when.day, when.hour, when.minute, when.second)
-    second = _seconds.get(key)
-    if second is None:
-        whole = format_timestamp(when.replace(microsecond=0))
-        # "...T15:30:01.000000Z" -> '"...T15:30:01.'
-        second = '"' + whole[: -len("000000Z")]
-        _remember(_seconds, key, second)
-    # %-formatting: several times cheaper than a format spec in an f-string
-    return '%s%06dZ"' % (second, when.microsecond)  # noqa: UP031
+def _second_of(when: datetime) -> tuple[datetime, datetime, str]:
+    """The UTC second holding ``when``: its start, its end and its text up to the fraction.
+
+    The text is what :func:`format_timestamp` writes, opening quote included
+    and microseconds left out: ``"2026-12-04T15:30:01.``.
+    """
+    start = when.replace(microsecond=0)
+    whole = format_timestamp(start)
+    try:
+        end = start + timedelta(seconds=1)
+    except OverflowError:  # the last second of year 9999: a window that holds nothing
+        end = start
+    return start, end, '"' + whole[: -len("000000Z")]
+
+
+# the second the last UTC timestamp fell in: a flood's timestamps are in order
+_current_second: list[tuple[datetime, datetime, str]] = [
+    _second_of(datetime(1970, 1, 1, tzinfo=UTC))
+]
 
 
 _FILE_START: Final = (
@@ -214,30 +218,30 @@ def format_lines(events: Iterable[Event]) -> str:
     loop runs once per event of a flood. Other events take
     :func:`format_generic`.
     """
-    second_of, process_piece_of, access_piece_of = (
-        _seconds.get,
-        _process_pieces.get,
-        _access_pieces.get,
-    )
+    process_piece_of, access_piece_of = _process_pieces.get, _access_pieces.get
+    second_start, second_end, second_text = _current_second[0]
+    last_process: ProcessInfo | None = None
+    last_process_piece = ""
     lines: list[str] = []
     for event in events:
         if type(event) is not FileAccessEvent:
             lines.append(format_generic(event))
             continue
         when = event.timestamp
-        second = (
-            second_of((when.year, when.month, when.day, when.hour, when.minute, when.second))
-            if when.tzinfo is UTC
-            else None
-        )
-        timestamp = (
-            _timestamp_value(when) if second is None else '%s%06dZ"' % (second, when.microsecond)  # noqa: UP031 - cheaper than a spec
-        )
+        if when.tzinfo is not UTC:
+            timestamp = _encoded(format_timestamp(when))
+        else:
+            if not second_start <= when < second_end:
+                second_start, second_end, second_text = _current_second[0] = _second_of(when)
+            # %-formatting: several times cheaper than a format spec in an f-string
+            timestamp = '%s%06dZ"' % (second_text, when.microsecond)  # noqa: UP031
         process = event.process
-        known = process_piece_of(id(process))
-        process_piece = (
-            known[1] if known is not None and known[0] is process else _process_piece(process)
-        )
+        if process is not last_process:
+            known = process_piece_of(id(process))
+            last_process_piece = (
+                known[1] if known is not None and known[0] is process else _process_piece(process)
+            )
+            last_process = process
         access_key = (
             event.syscall,
             event.path,
@@ -247,7 +251,7 @@ def format_lines(events: Iterable[Event]) -> str:
             event.rule,
         )
         access_piece = access_piece_of(access_key) or _access_piece(event)
-        lines.append(f"{_FILE_START}{timestamp},{process_piece},{access_piece}}}")
+        lines.append(f"{_FILE_START}{timestamp},{last_process_piece},{access_piece}}}")
     lines.append("")
     return "\n".join(lines)
 
