@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, cast
 from bee_trace.errors import OutputError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bee_trace.bpf import BpfObject
     from bee_trace.events.model import Event
 
@@ -17,6 +19,7 @@ class Recorder:
     def __init__(self, fail_at: int | None = None) -> None:
         self.events: list[Event] = []
         self.writes = 0
+        self.batches = 0
         self.fail_at = fail_at
         self.abandoned = False
 
@@ -26,6 +29,16 @@ class Recorder:
             msg = "output failed: test"
             raise OutputError(msg)
         self.events.append(event)
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Write one by one; a failure says how many of the batch went before it."""
+        self.batches += 1
+        for done, event in enumerate(events):
+            try:
+                self.write(event)
+            except OutputError as exc:
+                exc.written = done
+                raise
 
     def flush(self) -> None:
         pass

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from bee_trace.bpf.ringbuf import RingView
 from bee_trace.events.model import FileAccessEvent, NetworkConnectionEvent, ProcessInfo
-from bee_trace.events.records import EventHeader, EventKind, FileEvent, NetEvent
-from bee_trace.outputs import jsonl, text
+from bee_trace.events.records import (
+    HEADER,
+    EventHeader,
+    EventKind,
+    FileEvent,
+    NetEvent,
+    RecordHeader,
+)
+from bee_trace.outputs import LineOutput, jsonl, text
 from bee_trace.policy import load_policy
 from bee_trace.probes.base import ProbeContext
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
 from bee_trace.probes.network import NetworkProbe
+from bee_trace.runtime import Monitor, _Loaded
 
 if TYPE_CHECKING:
     from pytest_benchmark.fixture import BenchmarkFixture
 
+    from bee_trace.bpf import BpfObject
+
 PORT = 8080
+PID = 4001
 WATCHED = b"/home/alice/.ssh/id_rsa"
 UNWATCHED = b"/home/alice/project/README.md"
 GLOB_HIT = b"/etc/kubernetes/pki/apiserver.key"
@@ -38,7 +51,7 @@ def _context() -> ProbeContext:
 def _header(rec: Any, kind: int) -> None:  # noqa: ANN401 - any record with a hdr field
     rec.hdr.kind = kind
     rec.hdr.ts_boot_ns = 3_000_000_999_999
-    rec.hdr.pid = 4001
+    rec.hdr.pid = PID
     rec.hdr.tid = 4001
     rec.hdr.ppid = 1
     rec.hdr.uid = 1000
@@ -126,8 +139,10 @@ def test_decode_net_event(benchmark: BenchmarkFixture) -> None:
 def test_header_parse(benchmark: BenchmarkFixture) -> None:
     """The common header every record starts with, as the consumer reads it."""
     _, raw = file_record(WATCHED)
-    size = ctypes.sizeof(EventHeader)
-    benchmark(lambda: EventHeader.from_buffer_copy(raw[:size]))
+    make, unpack = RecordHeader._make, HEADER.unpack_from
+    header = benchmark(lambda: make(unpack(raw)))
+    if header.kind != EventKind.FILE_ACCESS or header.pid != PID:
+        pytest.fail(f"parsed {header!r}")
 
 
 @pytest.mark.parametrize("path", [WATCHED, UNWATCHED, GLOB_HIT], ids=["name", "miss", "glob"])
@@ -159,3 +174,72 @@ def test_format_text_file(benchmark: BenchmarkFixture) -> None:
 def test_format_text_net(benchmark: BenchmarkFixture) -> None:
     """One network event as a text line."""
     benchmark(text.format_event, net_event())
+
+
+# --- per batch, as the runtime works: BATCH records at a time ---
+
+BATCH = 1024
+_PAGE = 4096
+
+
+class _NullStream:
+    """A byte stream that takes everything and keeps nothing."""
+
+    def write(self, data: bytes, /) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _ring_of(records: list[bytes]) -> tuple[bytearray, bytes, int]:
+    """A ring buffer's consumer page and producer page + data, holding records."""
+    data = bytearray()
+    for raw in records:
+        data += struct.pack("@II", len(raw), 0) + raw
+        data += b"\0" * (-len(data) % 8)
+    size = 1 << max(len(data) - 1, 1).bit_length()
+    data += b"\0" * (size - len(data))
+    producer = bytearray(_PAGE)
+    struct.pack_into("@L", producer, 0, sum((len(r) + 8 + 7) & ~7 for r in records))
+    return bytearray(_PAGE), bytes(producer) + bytes(data) * 2, size
+
+
+def test_batch_ring_take(benchmark: BenchmarkFixture) -> None:
+    """RingView.take of BATCH file records from a mapped-ring layout (per batch)."""
+    _, raw = file_record(WATCHED)
+    consumer, area, size = _ring_of([raw] * BATCH)
+
+    def take() -> list[bytes]:
+        consumer[:8] = bytes(8)  # the ring is full again
+        return RingView(consumer, area, _PAGE, size).take()
+
+    taken = benchmark(take)
+    if len(taken) != BATCH:
+        pytest.fail(f"took {len(taken)}")
+
+
+def test_batch_decode_format_write(benchmark: BenchmarkFixture) -> None:
+    """The runtime's handler on BATCH records: header, decode, JSON lines, one write (per batch)."""
+    probe = FileProbe(_context())
+    _, raw = file_record(WATCHED)
+    output = LineOutput(
+        jsonl.format_event, _NullStream(), "null", owned=True, format_lines=jsonl.format_lines
+    )
+    monitor = Monitor([probe], output)
+    loaded = _Loaded(probe, cast("BpfObject", None))
+    handle = monitor._handler(loaded)  # noqa: SLF001 - the per-batch hot path itself
+    benchmark(handle, [raw] * BATCH)
+    if loaded.malformed or loaded.delivered % BATCH:
+        pytest.fail(f"delivered {loaded.delivered}, malformed {loaded.malformed}")
+
+
+def test_batch_format_json(benchmark: BenchmarkFixture) -> None:
+    """BATCH file events as JSON lines in one string (per batch)."""
+    events = [file_event()] * BATCH
+    text_out = benchmark(jsonl.format_lines, events)
+    if text_out.count("\n") != BATCH:
+        pytest.fail("wrong line count")

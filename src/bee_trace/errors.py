@@ -62,3 +62,5 @@ class OutputError(BeeTraceError):
     """The chosen output could not be opened or written."""
 
     exit_code = ExitCode.OUTPUT
+    # of a batch that failed, the events written in full before the failure
+    written: int = 0

@@ -9,7 +9,6 @@ pinned, so closing the objects leaves nothing behind in the kernel.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
 import os
@@ -18,24 +17,23 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bee_trace.bpf import BpfObject, EventBuffer, PerfBuffer, RingBuffer
+from bee_trace.bpf import BpfObject, PerfBuffer
 from bee_trace.bpf.libbpf import detach_all, perf_pages_per_cpu, possible_cpus
+from bee_trace.bpf.ringbuf import BatchEventBuffer, MappedRingBuffer, RecordBatcher
 from bee_trace.errors import BeeTraceError
 from bee_trace.events.model import ProbeStats, RunSummary
-from bee_trace.events.records import Counter, EventHeader, check_layout
+from bee_trace.events.records import HEADER, Counter, RecordHeader, check_layout
 from bee_trace.host.features import ring_buffer_missing
 from bee_trace.probes.base import Probe, object_path
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from bee_trace.events.model import Event
     from bee_trace.outputs import Output
 
 log = logging.getLogger(__name__)
-
-_HEADER_SIZE = ctypes.sizeof(EventHeader)
 
 
 def perfbuf_object(name: str) -> str:
@@ -76,7 +74,7 @@ class Monitor:
         self._probes = probes
         self._output = output
         self._loaded: list[_Loaded] = []
-        self._ring: EventBuffer = RingBuffer()
+        self._ring: BatchEventBuffer = MappedRingBuffer()
         self.perf_buffer = False
         self._started_at = 0.0
         self.started = False
@@ -138,7 +136,7 @@ class Monitor:
             )
         limit = self._probes[0].ctx.policy.limits.ring_buffer_bytes
         pages = perf_pages_per_cpu(limit, possible_cpus(), os.sysconf("SC_PAGE_SIZE"))
-        self._ring = PerfBuffer(pages)
+        self._ring = RecordBatcher(PerfBuffer(pages))
         log.warning("events go through perf buffers (%d pages per CPU): %s", pages, why)
 
     def _start_probe(self, probe: Probe) -> None:
@@ -158,26 +156,39 @@ class Monitor:
         attached = probe.attach(obj)
         log.debug("probe %s attached: %s", probe.name, ", ".join(attached))
 
-    def _handler(self, loaded: _Loaded) -> Callable[[bytes], None]:
-        header_size = _HEADER_SIZE
+    def _handler(self, loaded: _Loaded) -> Callable[[list[bytes]], None]:
+        """Decode a batch of one probe's records and deliver its events in one write.
 
-        def handle(raw: bytes) -> None:
-            if len(raw) < header_size:
-                loaded.malformed += 1
-                return
-            header = EventHeader.from_buffer_copy(raw[:header_size])
-            if header.kind != loaded.probe.event_kind:
-                loaded.malformed += 1
-                return
-            try:
-                event = loaded.probe.decode(header, raw)
-            except (ValueError, KeyError):
-                log.debug("probe %s: malformed record", loaded.probe.name, exc_info=True)
-                loaded.malformed += 1
-                return
-            if event is None:
-                return  # user space refined it away: not an event
-            self._deliver(loaded, event)
+        A record shorter than the header, of another probe's kind or that the
+        probe cannot decode is counted as malformed; one the probe refines
+        away is no event at all.
+        """
+        header_size = HEADER.size
+        unpack = HEADER.unpack_from
+        make_header = RecordHeader._make
+        kind_wanted = loaded.probe.event_kind
+        decode = loaded.probe.decode
+
+        def handle(records: list[bytes]) -> None:
+            events: list[Event] = []
+            for raw in records:
+                if len(raw) < header_size:
+                    loaded.malformed += 1
+                    continue
+                header = make_header(unpack(raw))
+                if header.kind != kind_wanted:
+                    loaded.malformed += 1
+                    continue
+                try:
+                    event = decode(header, raw)
+                except (ValueError, KeyError):
+                    log.debug("probe %s: malformed record", loaded.probe.name, exc_info=True)
+                    loaded.malformed += 1
+                    continue
+                if event is not None:  # None: user space refined it away, not an event
+                    events.append(event)
+            if events:
+                self._deliver(loaded, events)
 
         return handle
 
@@ -188,26 +199,30 @@ class Monitor:
 
         return lost
 
-    def _deliver(self, loaded: _Loaded, event: Event) -> None:
+    def _deliver(self, loaded: _Loaded, events: Sequence[Event]) -> None:
+        """Write a batch of events; count each one written, or not written."""
         if self._output_failed:
-            loaded.undelivered += 1
+            loaded.undelivered += len(events)
             return
         try:
-            self._output.write(event)
-        except BeeTraceError:
+            self._output.write_batch(events)
+        except BeeTraceError as exc:
             # counted, and from now on every event is: none is lost unseen
             self._output_failed = True
-            loaded.undelivered += 1
+            written = getattr(exc, "written", 0)
+            loaded.delivered += written
+            loaded.undelivered += len(events) - written
             raise
-        loaded.delivered += 1
+        loaded.delivered += len(events)
 
     def flush(self, *, final: bool = False) -> None:
         """Deliver what probes held back (aggregates) and is now due."""
         for loaded in self._loaded:
             if loaded.closed or not loaded.is_loaded:
                 continue
-            for event in loaded.probe.flush(loaded.obj, final=final):
-                self._deliver(loaded, event)
+            events = loaded.probe.flush(loaded.obj, final=final)
+            if events:
+                self._deliver(loaded, events)
 
     def poll(self, timeout_ms: int) -> int:
         """Deliver what arrives within timeout_ms; return how many records."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bee_trace.bpf import BpfMap, BpfObject, PerfBuffer, RingBuffer, libbpf
-from bee_trace.bpf.libbpf import lib, loaded_programs, possible_cpus
+from bee_trace.bpf.libbpf import BPF_MAP_TYPE_RINGBUF, lib, loaded_programs, possible_cpus
+from bee_trace.bpf.ringbuf import MappedRingBuffer
 from bee_trace.errors import LoadError
-from bee_trace.events.records import MIRRORS, FilterKey, check_layout
+from bee_trace.events.records import (
+    HEADER,
+    MIRRORS,
+    Counter,
+    FilterKey,
+    RecordHeader,
+    check_layout,
+)
 from bee_trace.policy import parse_policy
 from bee_trace.probes.base import ProbeContext, object_path
 from bee_trace.probes.file import FileProbe
@@ -396,6 +405,126 @@ def test_a_failing_epoll_is_a_load_error(loaded_net: BpfObject) -> None:
             ring.poll(0)
         assert e.value.errno == errno.EINVAL
         assert str(e.value) == "ring buffer poll failed: EINVAL (Invalid argument)"
+    finally:
+        ring.close()
+
+
+# --- ring buffer, read from its mapping ---
+
+
+def test_an_empty_mapped_ring_buffer_polls_nothing(loaded_net: BpfObject) -> None:
+    ring = MappedRingBuffer()
+    assert ring.poll(0) == 0
+    assert ring.consume() == 0
+    ring.add(loaded_net.map("events"), lambda _batch: pytest.fail("no record was written"))
+    assert loaded_net.map("events").map_type == BPF_MAP_TYPE_RINGBUF
+    assert ring.poll(0) == 0
+    assert ring.consume() == 0
+    ring.close()
+    ring.close()
+
+
+def test_a_map_that_is_not_a_ring_buffer_is_not_mapped(loaded_net: BpfObject) -> None:
+    ring = MappedRingBuffer()
+    try:
+        with pytest.raises(LoadError) as e:
+            ring.add(loaded_net.map("udp_agg"), lambda _batch: None)
+        assert e.value.errno == errno.EINVAL
+        assert str(e.value) == "cannot consume ring buffer udp_agg: not a ring buffer map"
+        assert ring.poll(0) == 0
+    finally:
+        ring.close()
+
+
+def test_a_mapped_ring_buffer_delivers_every_record_in_one_batch(
+    watched: tuple[BpfObject, Path],
+) -> None:
+    obj, target = watched
+    batches: list[list[bytes]] = []
+    ring = MappedRingBuffer()
+    try:
+        ring.add(obj.map("events"), batches.append)
+        _open_in_child(target, times=3)
+        # every record is committed once the child is gone: one batch holds them all
+        assert ring.consume() == 3
+        assert len(batches) == 1
+        assert all(target.name.encode() in raw for raw in batches[0])
+        assert ring.poll(0) == 0
+        # poll waits for what comes next
+        _open_in_child(target, times=1)
+        assert ring.poll(5000) == 1
+        assert len(batches) == 2
+    finally:
+        ring.close()
+
+
+def test_a_ring_consumed_while_written_never_looks_full(watched: tuple[BpfObject, Path]) -> None:
+    # the consumer position must never pass through another value on its way
+    # (a zero-filled store made the kernel see a full ring and drop records)
+    obj, target = watched
+    opens = 100_000
+    got: list[bytes] = []
+    ring = MappedRingBuffer()
+    try:
+        ring.add(obj.map("events"), got.extend)
+        loop = f"for _ in range({opens}):\n    open({str(target)!r}).close()"
+        child = subprocess.Popen([sys.executable, "-c", loop])
+        while child.poll() is None:
+            ring.poll(10)
+        assert child.returncode == 0
+        ring.consume()
+        drops = obj.map("counters").lookup(
+            struct.pack("<I", Counter.DROP_RINGBUF), 8 * possible_cpus()
+        )
+        assert drops is not None
+        assert sum(struct.unpack(f"<{possible_cpus()}Q", drops)) == 0
+        # the child's own opens, whatever else opened a watched name meanwhile
+        pids = [RecordHeader._make(HEADER.unpack_from(raw)).pid for raw in got]
+        assert pids.count(child.pid) == opens
+    finally:
+        ring.close()
+
+
+@pytest.mark.parametrize("how", ["poll", "consume"])
+def test_a_batch_handler_error_is_raised_once_and_its_records_are_gone(
+    watched: tuple[BpfObject, Path], how: str
+) -> None:
+    obj, target = watched
+    seen: list[list[bytes]] = []
+
+    def handler(batch: list[bytes]) -> None:
+        seen.append(batch)
+        msg = "handler failed"
+        raise _BoomError(msg)
+
+    ring = MappedRingBuffer()
+    try:
+        ring.add(obj.map("events"), handler)
+        _open_in_child(target, times=2)
+        run: Callable[[], int] = (lambda: ring.poll(5000)) if how == "poll" else ring.consume
+        with pytest.raises(_BoomError, match="handler failed"):
+            run()
+        # the handler had the whole batch, and must count what it could not take
+        assert [len(batch) for batch in seen] == [2]
+        assert ring.consume() == 0
+    finally:
+        ring.close()
+
+
+def test_a_failing_epoll_wait_is_a_load_error(loaded_net: BpfObject) -> None:
+    ring = MappedRingBuffer()
+    try:
+        ring.add(loaded_net.map("events"), lambda _batch: None)
+        # put a file that is no epoll instance where the consumer's epoll fd was
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(devnull, ring._epoll.fileno())  # type: ignore[union-attr]  # noqa: SLF001
+        finally:
+            os.close(devnull)
+        with pytest.raises(LoadError) as e:
+            ring.poll(0)
+        assert e.value.errno == errno.EINVAL
+        assert str(e.value) == "ring buffer poll failed: Invalid argument"
     finally:
         ring.close()
 

@@ -138,15 +138,15 @@ def test_malformed_records_are_counted_as_dropped(target: Path) -> None:
         handle = monitor._handler(monitor._loaded[0])  # noqa: SLF001 - feed records directly
         header_size = ctypes.sizeof(EventHeader)
         # shorter than the common header
-        handle(b"\0" * (header_size - 1))
+        handle([b"\0" * (header_size - 1)])
         # another probe's kind
-        handle(bytes(_header(EventKind.NETWORK, header_size)))
+        handle([bytes(_header(EventKind.NETWORK, header_size))])
         # a file header without its body
-        handle(bytes(_header(EventKind.FILE_ACCESS, header_size)))
+        handle([bytes(_header(EventKind.FILE_ACCESS, header_size))])
         # a path source the probe does not know
-        handle(_file_record(0, str(target).encode()))
+        handle([_file_record(0, str(target).encode())])
         # well formed, but no pattern matches it: refined away, not dropped
-        handle(_file_record(PathSource.RESOLVED, b"/not/watched"))
+        handle([_file_record(PathSource.RESOLVED, b"/not/watched")])
         [stats] = monitor.stats()
         assert (stats.events, stats.dropped) == (0, 4)
     finally:

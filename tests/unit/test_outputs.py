@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import json
@@ -16,7 +17,13 @@ import pytest
 
 import bee_trace.outputs as outputs_pkg
 from bee_trace.errors import OutputError, UsageError
-from bee_trace.events.model import FileAccessEvent, ProbeStats, ProcessInfo, RunSummary
+from bee_trace.events.model import (
+    Event,
+    FileAccessEvent,
+    ProbeStats,
+    ProcessInfo,
+    RunSummary,
+)
 from bee_trace.outputs import FORMATS, LineOutput, jsonl, open_output, text
 from bee_trace.outputs.render import (
     errno_name,
@@ -256,6 +263,96 @@ def test_json_text_fields_with_lone_surrogates_stay_encodable(
     validator.validate(json.loads(line))
 
 
+HOSTILE_BYTES = [
+    b"/home/u/.ssh/id_rsa",
+    b"",
+    b"/srv/\xff\xfe\n\x1b[31m\\x\xc2\x9b\xe2\x80\xa8\xe2\x80\xae.key",
+    b"/tmp/\x00\x01\x7f\x80\xc3\x28\xed\xa0\x80",
+    "/srv/\u65e5\u672c/caf\u00e9/\U0001f41d/\u200f\u2066x\u2069".encode(),
+    b'/q/"quoted"/back\\slash/\t\r',
+    b"/long/" + b"a\xe2\x80\xae" * 300,
+]
+WHENS = [
+    WHEN,
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 1, 0, tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 1, 999999, tzinfo=UTC),
+    datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC, microsecond=0),
+    datetime.min.replace(tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 2, tzinfo=UTC),
+    datetime(2026, 12, 4, 15, 30, 1, 999999, tzinfo=UTC),
+    datetime(2026, 12, 4, 17, 30, 1, 5, tzinfo=timezone(timedelta(hours=2))),
+    datetime(2026, 12, 4, 15, 30, 1, 5),  # noqa: DTZ001 - naive: taken as UTC
+]
+
+
+def varied_events() -> list[FileAccessEvent]:
+    """File accesses over hostile names, odd flags, results and times, some repeated."""
+    shared = ProcessInfo(pid=7, tid=8, ppid=1, uid=0, comm=b"\x1bev\xffil")
+    events = [make_event(path=path, comm=comm) for path in HOSTILE_BYTES for comm in HOSTILE_BYTES]
+    events += [make_event(timestamp=when) for when in WHENS]
+    events += [
+        make_event(flags=flags, result=result, resolved=resolved, syscall=syscall)
+        for flags in (0, 1, 2, 3, O_CLOEXEC | 0o100, 0o20200000, 1 << 40, -1)
+        for result in (3, 0, -errno.EACCES, -errno.ENOENT, -9999)
+        for resolved in (True, False)
+        for syscall in ("openat", "open_by_handle_at")
+    ]
+    events += [
+        make_event(rule=rule, pid=pid, tid=pid + 1, uid=2**32 - 1)
+        for rule in ("id_rsa", "*.key", "bad\udcffrule", '\u202e\n"r\\', "")
+        for pid in (1, 2**31)
+    ]
+    # one process object shared by several events, as decoding shares it
+    events += [dataclasses.replace(make_event(path=path), process=shared) for path in HOSTILE_BYTES]
+    return events
+
+
+def test_the_json_fast_path_writes_the_reference_bytes(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    # twice: once filling the caches, once from them
+    for _ in range(2):
+        for event in varied_events():
+            line = jsonl.format_event(event)
+            assert line.encode("utf-8") == jsonl.format_generic(event).encode("utf-8")
+            assert len(line.splitlines()) == 1
+    validator.validate(json.loads(jsonl.format_event(varied_events()[2])))
+
+
+def test_a_batch_of_mixed_events_renders_as_its_lines(tmp_path: Path) -> None:
+    from tests.unit.test_outputs_memory import make_event as memory_event  # noqa: PLC0415
+    from tests.unit.test_outputs_network import make_event as network_event  # noqa: PLC0415
+
+    batch: list[Event] = [make_event(), network_event(), *varied_events()[:5], memory_event()]
+    expected = "".join(jsonl.format_generic(event) + "\n" for event in batch)
+    assert jsonl.format_lines(batch) == expected
+    assert jsonl.format_lines([]) == ""
+    output = open_output("json", tmp_path / "x.jsonl")
+    output.write_batch(batch)
+    output.close()
+    assert (tmp_path / "x.jsonl").read_text(encoding="utf-8") == expected
+
+
+def test_the_json_caches_stay_bounded() -> None:
+    for i in range(3000):
+        event = make_event(path=f"/p/{i}".encode(), pid=i, flags=i, result=-i)
+        assert jsonl.format_event(event) == jsonl.format_generic(event)
+    caches = (jsonl._process_pieces, jsonl._access_pieces)  # noqa: SLF001
+    assert all(len(cache) <= jsonl._CACHE_MAX for cache in caches)  # noqa: SLF001
+
+
+def test_a_process_piece_is_not_taken_for_another_process_with_its_id() -> None:
+    first = make_event(pid=1)
+    assert '"pid":1,' in jsonl.format_event(first)
+    del first
+    # whatever object now has the old id, its own values are written
+    for pid in range(2, 50):
+        assert f'"pid":{pid},' in jsonl.format_event(make_event(pid=pid))
+
+
 def test_every_flag_combination_validates(validator: jsonschema.Draft202012Validator) -> None:
     for flags in (0, 1, 2, 3, 0o20200000, 0o4010000, 1 << 40):
         validator.validate(json.loads(jsonl.format_event(make_event(flags=flags))))
@@ -445,6 +542,61 @@ def test_disk_full_raises_output_error(monkeypatch: pytest.MonkeyPatch) -> None:
         output.flush()
     output.close()
     assert stream.closed
+
+
+class CountingStream:
+    """A byte stream that records every write and flush."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.flushes = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.writes.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_batch_is_one_write_and_one_flush(fmt: str) -> None:
+    stream = CountingStream()
+    format_line = jsonl.format_event if fmt == "json" else text.format_event
+    output = LineOutput(format_line, stream, "x", owned=True)
+    events = [make_event(pid=pid) for pid in range(5)]
+    output.write_batch(events)
+    assert stream.flushes == 1
+    assert stream.writes == ["".join(format_line(e) + "\n" for e in events).encode()]
+    assert output.busy_for() == 0.0
+
+
+def test_a_failed_batch_counts_no_event_as_written() -> None:
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    output = LineOutput(jsonl.format_event, FailingStream(full), "/var/log/x", owned=True)
+    with pytest.raises(OutputError, match="No space left") as info:
+        output.write_batch([make_event(), make_event()])
+    assert info.value.written == 0
+    assert info.value.__cause__ is full
+    assert output.busy_for() == 0.0
+
+
+def test_a_write_that_stalls_is_seen_busy() -> None:
+    seen: list[float] = []
+
+    class SlowStream(CountingStream):
+        def write(self, data: bytes, /) -> int:
+            seen.append(output.busy_for())
+            return super().write(data)
+
+    output = LineOutput(jsonl.format_event, SlowStream(), "x", owned=True)
+    output.write_batch([make_event()])
+    assert len(seen) == 1
+    assert seen[0] >= 0.0
+    assert output._busy_since is None  # noqa: SLF001 - the stamp is cleared after the write
 
 
 def test_write_after_close_is_a_bug(tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
         "bpf_prog_get_fd_by_id": (i, [u32]),
         "bpf_link__destroy": (i, [vp]),
         "bpf_map__fd": (i, [vp]),
+        "bpf_map__type": (i, [vp]),
         "bpf_map__set_max_entries": (i, [vp, u32]),
         "bpf_map__max_entries": (u32, [vp]),
         "bpf_map__initial_value": (vp, [vp, ctypes.POINTER(sz)]),
@@ -351,6 +352,11 @@ class BpfMap:
     def fd(self) -> int:
         """The map's file descriptor (after load)."""
         return int(lib().bpf_map__fd(self._ptr))
+
+    @property
+    def map_type(self) -> int:
+        """The map's ``enum bpf_map_type``."""
+        return int(lib().bpf_map__type(self._ptr))
 
     @property
     def max_entries(self) -> int:

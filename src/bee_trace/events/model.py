@@ -7,11 +7,9 @@ encoding guarantee; outputs escape them when they render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:
-    from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +23,7 @@ class ProcessInfo:
     comm: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class FileAccessEvent:
     """An open for reading of a watched file.
 
@@ -46,6 +44,47 @@ class FileAccessEvent:
     result: int
     resolved: bool
     rule: str
+
+    def __init__(  # noqa: PLR0913, PLR0917 - one argument per field, as dataclass makes it
+        self,
+        timestamp: datetime,
+        process: ProcessInfo,
+        syscall: str,
+        path: bytes,
+        flags: int,
+        result: int,
+        resolved: bool,  # noqa: FBT001 - a field, as dataclass would take it
+        rule: str,
+    ) -> None:
+        """Set every field, as a frozen dataclass does, through the slots directly.
+
+        The generated ``__init__`` looks each slot up by name; a flood builds
+        one of these per event, so the setters are looked up once instead.
+        """
+        (
+            set_timestamp,
+            set_process,
+            set_syscall,
+            set_path,
+            set_flags,
+            set_result,
+            set_resolved,
+            set_rule,
+        ) = _FILE_ACCESS_SETTERS
+        set_timestamp(self, timestamp)
+        set_process(self, process)
+        set_syscall(self, syscall)
+        set_path(self, path)
+        set_flags(self, flags)
+        set_result(self, result)
+        set_resolved(self, resolved)
+        set_rule(self, rule)
+
+
+# each field's slot setter, in field order: what FileAccessEvent.__init__ calls
+_FILE_ACCESS_SETTERS: Final = tuple(
+    getattr(FileAccessEvent, f.name).__set__ for f in fields(FileAccessEvent)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +171,47 @@ class RunSummary:
     def total_dropped(self) -> int:
         """Events lost by every probe."""
         return sum(p.dropped for p in self.probes)
+
+
+# distinct values the helpers below remember; a flood repeats a few of them
+_INTERN_MAX: Final = 1024
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_S: Final = 1_000_000_000
+
+_processes: dict[tuple[int, int, int, int, bytes], ProcessInfo] = {}
+_seconds: dict[int, tuple[int, int, int, int, int, int]] = {}
+
+
+def process_info(pid: int, tid: int, ppid: int, uid: int, comm: bytes) -> ProcessInfo:
+    """The ProcessInfo of these values, shared between events (it is immutable).
+
+    ``comm`` is cut at its first NUL: the kernel's field is NUL-padded. A
+    flood of events comes from few threads: reusing one object saves building
+    a new one per event, and lets outputs cache its rendering.
+    """
+    key = (pid, tid, ppid, uid, comm)
+    found = _processes.get(key)
+    if found is None:
+        if len(_processes) >= _INTERN_MAX:
+            _processes.clear()
+        name = comm.partition(b"\0")[0]
+        found = _processes[key] = ProcessInfo(pid=pid, tid=tid, ppid=ppid, uid=uid, comm=name)
+    return found
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """Nanoseconds since the Unix epoch as an aware UTC datetime, to the microsecond (floored).
+
+    The same value as ``epoch + timedelta(microseconds=ns // 1000)``, with the
+    date and time of day of each second worked out once.
+    """
+    second, rest = divmod(ns, _NS_PER_S)
+    fields = _seconds.get(second)
+    if fields is None:
+        if len(_seconds) >= _INTERN_MAX:
+            _seconds.clear()
+        whole = _EPOCH + timedelta(seconds=second)
+        fields = (whole.year, whole.month, whole.day, whole.hour, whole.minute, whole.second)
+        _seconds[second] = fields
+    year, month, day, hour, minute, sec = fields
+    return datetime(year, month, day, hour, minute, sec, rest // 1000, UTC)

@@ -9,8 +9,9 @@ letting it decode garbage.
 from __future__ import annotations
 
 import ctypes
+import struct
 from enum import IntEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from bee_trace.bpf import StructLayout
 from bee_trace.errors import LoadError
@@ -56,6 +57,39 @@ class EventHeader(ctypes.Structure):
         ("uid", ctypes.c_uint32),
         ("comm", ctypes.c_char * COMM_LEN),
     )
+
+
+class RecordHeader(NamedTuple):
+    """The common header as the consumer reads it: exactly what :data:`HEADER` unpacks.
+
+    Cheaper to make and to read than an :class:`EventHeader`, which stays the
+    mirror checked against the BTF. Unlike the mirror's, ``comm`` is the whole
+    field as the kernel wrote it, NUL padding included;
+    :func:`~bee_trace.events.model.process_info` cuts it at its first NUL.
+    """
+
+    kind: int
+    size: int
+    ts_boot_ns: int
+    pid: int
+    tid: int
+    ppid: int
+    uid: int
+    comm: bytes
+
+
+# struct bt_event_header in one unpack: kind, size, (pad), ts_boot_ns, pid, tid,
+# ppid, uid, comm; checked against the mirror below
+HEADER: Final = struct.Struct(f"=HH4xQIIII{COMM_LEN}s")
+_HEADER_FIELDS: Final = ("kind", "size", "ts_boot_ns", "pid", "tid", "ppid", "uid", "comm")
+if HEADER.size != ctypes.sizeof(EventHeader) or [
+    getattr(EventHeader, f).offset for f in _HEADER_FIELDS
+] != [0, 2, 8, 16, 20, 24, 28, 32]:  # pragma: no cover - the mirror and format change together
+    msg = "EventHeader mirror and its struct format disagree"
+    raise ImportError(msg)
+
+# what a probe's decode is given: the consumer's header, or the mirror (tests, tools)
+AnyHeader = EventHeader | RecordHeader
 
 
 class FileEvent(ctypes.Structure):

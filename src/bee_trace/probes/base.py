@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from bee_trace.bpf import BpfObject
     from bee_trace.events.model import Event
-    from bee_trace.events.records import EventHeader
+    from bee_trace.events.records import AnyHeader
     from bee_trace.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -147,5 +147,5 @@ class Probe(ABC):
         return []
 
     @abstractmethod
-    def decode(self, header: EventHeader, raw: bytes) -> Event | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> Event | None:
         """Turn one record into an event, or None when user space filters it out."""

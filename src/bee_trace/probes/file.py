@@ -10,14 +10,20 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events import resolve
-from bee_trace.events.model import FileAccessEvent, ProcessInfo
+from bee_trace.events.model import FileAccessEvent, process_info, utc_from_ns
 from bee_trace.events.mounts import MountTable
-from bee_trace.events.records import EventHeader, EventKind, FileConfig, FileEvent, FilterKey
+from bee_trace.events.records import (
+    AnyHeader,
+    EventHeader,
+    EventKind,
+    FileConfig,
+    FileEvent,
+    FilterKey,
+)
 from bee_trace.host.features import task_btf_missing
 from bee_trace.policy import FilterKey as PolicyFilterKey
 from bee_trace.policy import FilterKind, kernel_filter_keys
@@ -41,7 +47,6 @@ if [getattr(FileEvent, f).offset - _FIXED_OFFSET for f in _FIXED_FIELDS] != [
     msg = "FileEvent mirror and its struct format disagree"
     raise ImportError(msg)
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # distinct paths whose policy verdict is remembered; a flood repeats a few
 _MATCH_CACHE_MAX: Final = 4096
 
@@ -66,6 +71,10 @@ class PathSource(IntEnum):
 
 _SYSCALL_NAMES: Final = {int(s): s.name.lower() for s in OpenSyscall}
 _PATH_SOURCES: Final = frozenset(int(s) for s in PathSource)
+# plain ints for decode, which runs per record: an enum member lookup costs more
+_RESOLVED: Final = int(PathSource.RESOLVED)
+_AS_PASSED: Final = int(PathSource.AS_PASSED)
+_FS_RELATIVE: Final = int(PathSource.FS_RELATIVE)
 
 
 def _syscall_name(syscall: int) -> str:
@@ -148,7 +157,7 @@ class FileProbe(Probe):
         for key in self._keys():
             filt.update(bytes(key), b"\x01")
 
-    def decode(self, header: EventHeader, raw: bytes) -> FileAccessEvent | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> FileAccessEvent | None:
         """Decode, make the path absolute and refine with the full pattern."""
         if len(raw) < _PATH_OFFSET:
             msg = f"file record of {len(raw)} bytes is shorter than its header"
@@ -158,12 +167,12 @@ class FileProbe(Probe):
             msg = f"{source} is not a valid PathSource"
             raise ValueError(msg)
         path = raw[_PATH_OFFSET : _PATH_OFFSET + path_len]
-        resolved = source == PathSource.RESOLVED
-        if source == PathSource.AS_PASSED:
+        resolved = source == _RESOLVED
+        if source == _AS_PASSED:
             # a denied open names a file that exists: follow it to the end
             exists = -result in {errno.EACCES, errno.EPERM}
             path, resolved = resolve.absolute(path, header.pid, header.tid, dfd, follow_last=exists)
-        elif source == PathSource.FS_RELATIVE:
+        elif source == _FS_RELATIVE:
             located = self._mounts.locate(dev, path)
             resolved = located is not None
             path = located if located is not None else path
@@ -171,15 +180,10 @@ class FileProbe(Probe):
         rule = self._match(path)
         if rule is None:
             return None
-        ts_ns = header.ts_boot_ns + self.ctx.boot_to_utc_ns
         return FileAccessEvent(
-            timestamp=_EPOCH + timedelta(microseconds=ts_ns // 1000),
-            process=ProcessInfo(
-                pid=header.pid,
-                tid=header.tid,
-                ppid=header.ppid,
-                uid=header.uid,
-                comm=bytes(header.comm),
+            timestamp=utc_from_ns(header.ts_boot_ns + self.ctx.boot_to_utc_ns),
+            process=process_info(
+                header.pid, header.tid, header.ppid, header.uid, bytes(header.comm)
             ),
             syscall=_syscall_name(syscall),
             path=path,

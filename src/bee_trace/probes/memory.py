@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events.model import MemoryAccessEvent, ProcessInfo
-from bee_trace.events.records import COMM_LEN, EventHeader, EventKind, ExeId, MemConfig, MemEvent
+from bee_trace.events.records import (
+    COMM_LEN,
+    AnyHeader,
+    EventHeader,
+    EventKind,
+    ExeId,
+    MemConfig,
+    MemEvent,
+)
 from bee_trace.probes.base import Probe
 
 if TYPE_CHECKING:
@@ -182,7 +190,7 @@ class MemoryProbe(Probe):
         if policy.enforce:
             log.info("memory enforcement on: accessors not allowed are killed (SIGKILL)")
 
-    def decode(self, header: EventHeader, raw: bytes) -> MemoryAccessEvent | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> MemoryAccessEvent | None:
         """Decode one record and name the target."""
         del header
         if len(raw) < ctypes.sizeof(MemEvent):

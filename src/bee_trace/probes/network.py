@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from bee_trace.events.model import NetworkConnectionEvent, ProcessInfo
 from bee_trace.events.records import (
+    AnyHeader,
     EventHeader,
     EventKind,
     LpmV4,
@@ -244,7 +245,7 @@ class NetworkProbe(Probe):
         key.comm = bytes(rec.hdr.comm)
         return bytes(key)
 
-    def decode(self, header: EventHeader, raw: bytes) -> NetworkConnectionEvent | None:
+    def decode(self, header: AnyHeader, raw: bytes) -> NetworkConnectionEvent | None:
         """Decode one record; turn a UDP running total into a count."""
         del header
         if len(raw) < ctypes.sizeof(NetEvent):
