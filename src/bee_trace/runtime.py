@@ -12,14 +12,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import platform
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bee_trace.bpf import BpfObject, PerfBuffer
+from bee_trace.bpf import BpfObject, PerfBuffer, RingBuffer
 from bee_trace.bpf.libbpf import detach_all, perf_pages_per_cpu, possible_cpus
-from bee_trace.bpf.ringbuf import BatchEventBuffer, MappedRingBuffer, RecordBatcher
+from bee_trace.bpf.ringbuf import (
+    BatchEventBuffer,
+    MappedRingBuffer,
+    RecordBatcher,
+    mapped_reads_ordered,
+)
 from bee_trace.errors import BeeTraceError
 from bee_trace.events.model import ProbeStats, RunSummary
 from bee_trace.events.records import HEADER, Counter, RecordHeader, check_layout
@@ -126,6 +132,9 @@ class Monitor:
         why = ring_buffer_missing(os.environ)
         self.perf_buffer = why is not None
         if why is None:
+            if not mapped_reads_ordered(platform.machine()):
+                # libbpf's consumer has the barriers a weakly ordered CPU needs
+                self._ring = RecordBatcher(RingBuffer())
             log.info("events go through BPF ring buffers")
             return
         # the perf-buffer build stamps events with CLOCK_MONOTONIC (see now_ns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bee_trace.bpf.libbpf import lib
+from bee_trace.bpf.ringbuf import RecordBatcher
 from bee_trace.errors import LoadError, OutputError
 from bee_trace.events.model import FileAccessEvent
 from bee_trace.events.records import EventHeader, EventKind, FileEvent
@@ -227,3 +229,27 @@ def test_run_until_delivers_and_ticks_until_the_deadline(target: Path) -> None:
         (FileAccessEvent, os.fsencode(target))
     ]
     assert summary.probes[0].events == 1
+
+
+# --- the consumer for a weakly ordered CPU ---
+
+
+def test_where_loads_may_be_reordered_libbpf_consumes_the_ring(
+    target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on arm64 the plain loads of the mapped consumer could see a record
+    # before its bytes: libbpf's consumer, with acquire loads, takes over
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    out = Recorder()
+    monitor = Monitor([FileProbe(_ctx(target.name))], out)
+    monitor.start()
+    try:
+        assert isinstance(monitor._ring, RecordBatcher)  # noqa: SLF001 - the consumer chosen
+        _open_in_child(target, times=3)
+        deadline = time.monotonic() + 10
+        while len(out.events) < 3 and time.monotonic() < deadline:
+            monitor.poll(100)
+    finally:
+        summary = monitor.stop()
+    assert [getattr(e, "path", None) for e in out.events] == [os.fsencode(target)] * 3
+    assert (summary.probes[0].events, summary.probes[0].dropped) == (3, 0)

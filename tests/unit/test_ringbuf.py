@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bee_trace.bpf import ringbuf
 from bee_trace.bpf.libbpf import BPF_MAP_TYPE_RINGBUF
 from bee_trace.bpf.ringbuf import (
     BUSY_BIT,
@@ -246,3 +247,11 @@ def test_a_ring_that_cannot_be_mapped_is_a_load_error() -> None:
     finally:
         ring.close()
         os.close(fd)
+
+
+@pytest.mark.parametrize(
+    ("machine", "ordered"),
+    [("x86_64", True), ("i686", True), ("aarch64", False), ("riscv64", False), ("", False)],
+)
+def test_mapped_reads_only_where_loads_are_ordered(machine: str, *, ordered: bool) -> None:
+    assert ringbuf.mapped_reads_ordered(machine) is ordered

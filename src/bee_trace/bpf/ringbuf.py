@@ -47,6 +47,16 @@ POLL_BATCHES: Final = 16
 
 BatchHandler = Callable[[list[bytes]], None]
 
+# machines whose loads are not reordered with other loads (x86's TSO). There
+# plain reads of the mapping see a record whole once its header says it is
+# done; elsewhere (arm64) that takes the acquire loads libbpf's consumer has.
+_ORDERED_LOADS: Final = frozenset({"x86_64", "amd64", "i386", "i686"})
+
+
+def mapped_reads_ordered(machine: str) -> bool:
+    """Whether :class:`MappedRingBuffer`'s plain loads are safe on this ``uname -m``."""
+    return machine in _ORDERED_LOADS
+
 
 class BatchEventBuffer(Protocol):
     """What the runtime needs of a consumer that delivers records in batches."""
