@@ -577,7 +577,7 @@ def test_handoff_names_become_keys_and_signatures(probe: FileProbe) -> None:
     probe.handoff_names = (b"mem",)
     cfg = configured(probe)
     assert cfg.has_handoff == 1
-    assert SignatureSet(tuple(cfg.sig_bits), tuple(cfg.sig_lens)).covers(SigTag.TAIL, b"mem")
+    assert SignatureSet(tuple(cfg.sig_bits), tuple(cfg.sig_lens)).covers(SigTag.NAME, b"mem")
     obj = FakeObject(FILE_PROGRAMS)
     probe.populate(bpf(obj))
     last = records.FilterKey.from_buffer_copy(obj.map("filter").updates[-1][0])

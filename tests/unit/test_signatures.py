@@ -34,8 +34,8 @@ def test_sizes_agree_with_the_kernel_config() -> None:
 def test_signature_is_in_range_and_depends_on_tag_and_length() -> None:
     bits = {signature(tag, b"abcdefgh"[:n]) for tag in SigTag for n in range(1, SPAN + 1)}
     assert all(0 <= b < 1 << BITS for b in bits)
-    # 3 tags x 8 lengths: distinct here, so one edge does not stand in for another
-    assert len(bits) == 3 * SPAN
+    # 4 tags x 8 lengths: distinct here, so one edge does not stand in for another
+    assert len(bits) == len(SigTag) * SPAN
 
 
 def test_signature_is_the_kernels_formula() -> None:
@@ -54,15 +54,15 @@ def test_signature_of_a_bad_length_is_refused(edge: bytes) -> None:
 @pytest.mark.parametrize(
     ("tag", "edge"),
     [
-        (SigTag.TAIL, b"id_rsa"),
+        (SigTag.NAME, b"id_rsa"),
         # a name longer than a signature is known by its last bytes
-        (SigTag.TAIL, b"als.json"),
+        (SigTag.NAME, b"als.json"),
         # a suffix: any name ending so has this tail
         (SigTag.TAIL, b".key"),
         (SigTag.HEAD, b"secret_"),
         (SigTag.HEAD, b"a-long-p"),
         (SigTag.PARENT, b"private"),
-        (SigTag.TAIL, b"mem"),
+        (SigTag.NAME, b"mem"),
     ],
 )
 def test_every_key_is_covered(tag: SigTag, edge: bytes) -> None:
@@ -74,7 +74,8 @@ def test_every_key_is_covered(tag: SigTag, edge: bytes) -> None:
     [
         (SigTag.TAIL, b"notes.tx"),
         (SigTag.TAIL, b"_rsa"),  # as long as ".key", but another edge
-        (SigTag.HEAD, b"id_rsa"),  # a name key is a tail, not a head
+        (SigTag.HEAD, b"id_rsa"),  # a name key is a whole name, not a head
+        (SigTag.TAIL, b"id_rsa"),  # nor a suffix
         (SigTag.PARENT, b"mem"),  # nor a parent
     ],
 )
@@ -84,13 +85,14 @@ def test_other_edges_are_not_covered(tag: SigTag, edge: bytes) -> None:
 
 def test_lengths_are_recorded_per_tag() -> None:
     sigs = signature_set(KEYS)
-    tail, head, parent = sigs.lens
-    assert tail == (1 << 5) | (1 << 7) | (1 << 3) | (1 << 2)  # 6, 8, 4 and 3 bytes
+    tail, head, parent, name = sigs.lens
+    assert tail == 1 << 3  # the 4 bytes of ".key"
     assert head == (1 << 6) | (1 << 7)  # 7 and 8 bytes
     assert parent == 1 << 6  # 7 bytes
+    assert name == (1 << 5) | (1 << 7) | (1 << 2)  # 6, 8 (or more) and 3 bytes
 
 
 def test_an_empty_policy_lets_nothing_through() -> None:
     sigs = signature_set(())
-    assert sigs.lens == (0, 0, 0)
+    assert sigs.lens == (0, 0, 0, 0)
     assert not any(sigs.words)

@@ -131,8 +131,8 @@ class FileConfig(ctypes.Structure):
         ("has_handoff", ctypes.c_uint8),
         ("suffix_lens", ctypes.c_uint64),
         ("prefix_lens", ctypes.c_uint64),
-        ("sig_lens", ctypes.c_uint8 * 3),
-        ("_pad1", ctypes.c_uint8 * 5),
+        ("sig_lens", ctypes.c_uint8 * 4),
+        ("_pad1", ctypes.c_uint8 * 4),
         ("sig_bits", ctypes.c_uint64 * SIG_WORDS),
     )
 

@@ -217,7 +217,7 @@ enum bt_counter {
  * The file probe's first-stage filter: a bit set over signatures of name
  * endings (and beginnings, and parent directory endings), so that an open of
  * an unwatched file costs a few loads and no map lookup. A signature covers
- * the last (or first) 1 to BT_SIG_SPAN bytes of a name; see bt_sig() in
+ * the last (or first) 1 to BT_SIG_SPAN bytes of a name; see sig_hit() in
  * file_monitor.bpf.c and policy/signatures.py, which compute it alike.
  */
 #define BT_SIG_SPAN  8
@@ -225,12 +225,14 @@ enum bt_counter {
 #define BT_SIG_WORDS ((1 << BT_SIG_BITS) / 64)
 
 enum bt_sig_tag {
-	/* the file's name ends with these bytes (NAME, SUFFIX, HANDOFF keys) */
+	/* the file's name ends with these bytes (SUFFIX keys), one test per length */
 	BT_SIG_TAIL = 0,
-	/* the file's name starts with these bytes (PREFIX keys) */
+	/* the file's name starts with these bytes (PREFIX keys), one test per length */
 	BT_SIG_HEAD = 1,
-	/* the parent directory's name ends with these bytes (DIRNAME keys) */
+	/* the parent directory's name is these bytes, or ends so if longer (DIRNAME) */
 	BT_SIG_PARENT = 2,
+	/* the file's name is these bytes, or ends so if longer (NAME, HANDOFF) */
+	BT_SIG_NAME = 3,
 };
 
 /* read-only configuration, set by user space before load */
@@ -250,8 +252,8 @@ struct bt_file_config {
 	__u64 suffix_lens;
 	__u64 prefix_lens;
 	/* bit n-1 set: signatures of n bytes exist, per enum bt_sig_tag */
-	__u8 sig_lens[3];
-	__u8 _pad1[5];
+	__u8 sig_lens[4];
+	__u8 _pad1[4];
 	__u64 sig_bits[BT_SIG_WORDS];
 };
 

@@ -450,8 +450,9 @@ static __always_inline bool sig_hit(__u64 tag, __u64 n, __u64 v)
 
 /*
  * Does a name of len bytes have a signature of kind tag in the set? edge
- * holds its last BT_SIG_SPAN bytes with the last one highest (BT_SIG_TAIL,
- * BT_SIG_PARENT), or its first ones with the first lowest (BT_SIG_HEAD).
+ * holds its last BT_SIG_SPAN bytes with the last one highest (BT_SIG_TAIL),
+ * or its first ones with the first lowest (BT_SIG_HEAD). One test per length
+ * some key has.
  */
 static __always_inline bool sig_any(__u64 tag, __u64 edge, __u32 len)
 {
@@ -473,6 +474,21 @@ static __always_inline bool sig_any(__u64 tag, __u64 edge, __u32 len)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Is a name of len bytes, whose last BT_SIG_SPAN bytes edge holds (the last
+ * one highest), a key of kind tag (BT_SIG_NAME, BT_SIG_PARENT)? One test: a
+ * key and the name are compared by their last bytes, and only when their
+ * lengths, counted up to BT_SIG_SPAN, agree.
+ */
+static __always_inline bool sig_exact(__u64 tag, __u64 edge, __u32 len)
+{
+	__u64 n = len < BT_SIG_SPAN ? len : BT_SIG_SPAN;
+
+	if (n == 0 || !(cfg.sig_lens[tag] & (1U << (n - 1))))
+		return false;
+	return sig_hit(tag, n, n == BT_SIG_SPAN ? edge : edge >> (64 - 8 * n));
 }
 
 /* the last BT_SIG_SPAN bytes of a name, the last one in the top byte */
@@ -595,7 +611,9 @@ static __always_inline bool sig_check(struct dentry_names *names, __u8 *view)
 {
 	struct dentry_names parent = {};
 
-	if (sig_any(BT_SIG_TAIL, names->tail, names->len))
+	if (sig_exact(BT_SIG_NAME, names->tail, names->len))
+		return true;
+	if (cfg.sig_lens[BT_SIG_TAIL] && sig_any(BT_SIG_TAIL, names->tail, names->len))
 		return true;
 	if (cfg.sig_lens[BT_SIG_HEAD] &&
 	    sig_any(BT_SIG_HEAD, name_head(names->name, names->len, names->tail), names->len))
@@ -603,7 +621,7 @@ static __always_inline bool sig_check(struct dentry_names *names, __u8 *view)
 	if (!cfg.sig_lens[BT_SIG_PARENT] || !names->parent)
 		return false;
 	read_names(names->parent, view, &parent);
-	return sig_any(BT_SIG_PARENT, parent.tail, parent.len);
+	return sig_exact(BT_SIG_PARENT, parent.tail, parent.len);
 }
 
 /* the file behind a descriptor of the current task */

@@ -8,6 +8,10 @@ policy fills. A key sets the bits of what a matching name must end (or
 start) with; a name whose signatures are all clear cannot match any key.
 A set bit only means "maybe": the exact keys decide next.
 
+Keys that name a whole name (NAME, HANDOFF, DIRNAME) cost one test per open,
+whatever their lengths: the name's own length picks the one signature it
+can share with them. Suffix and prefix keys cost one test per key length.
+
 The hash must be computed exactly as ``sig_hit()`` in ``file_monitor.bpf.c``
 does, with 64-bit wrap-around.
 """
@@ -41,6 +45,11 @@ class SigTag(IntEnum):
     TAIL = 0
     HEAD = 1
     PARENT = 2
+    NAME = 3
+
+
+# a whole name (or the end of a long one), tested once whatever the key lengths
+EXACT: Final = frozenset({SigTag.NAME, SigTag.PARENT})
 
 
 def signature(tag: SigTag, edge: bytes) -> int:
@@ -54,9 +63,9 @@ def signature(tag: SigTag, edge: bytes) -> int:
 
 
 _KIND_EDGE: Final = {
-    FilterKind.NAME: SigTag.TAIL,
+    FilterKind.NAME: SigTag.NAME,
     FilterKind.SUFFIX: SigTag.TAIL,
-    FilterKind.HANDOFF: SigTag.TAIL,
+    FilterKind.HANDOFF: SigTag.NAME,
     FilterKind.PREFIX: SigTag.HEAD,
     FilterKind.DIRNAME: SigTag.PARENT,
 }
@@ -67,10 +76,15 @@ class SignatureSet:
     """The bit set and, per tag, which edge lengths occur (bit n-1 for n bytes)."""
 
     words: tuple[int, ...]
-    lens: tuple[int, int, int]
+    lens: tuple[int, int, int, int]
 
     def covers(self, tag: SigTag, edge: bytes) -> bool:
-        """Whether a name with this edge passes the first stage (as the kernel decides)."""
+        """Whether this edge of a name has its signature in the set.
+
+        For :data:`EXACT` tags the edge is the whole name, or its last
+        :data:`SPAN` bytes if longer; otherwise it is the name's last (or,
+        for HEAD, first) bytes of one key length.
+        """
         bit = signature(tag, edge)
         return bool(self.lens[tag] & (1 << (len(edge) - 1))) and bool(
             self.words[bit >> 6] >> (bit & 63) & 1
@@ -80,7 +94,7 @@ class SignatureSet:
 def signature_set(keys: Iterable[FilterKey]) -> SignatureSet:
     """The first-stage filter that lets through every name some key could match."""
     words = [0] * WORDS
-    lens = [0, 0, 0]
+    lens = [0, 0, 0, 0]
     for key in keys:
         tag = _KIND_EDGE[key.kind]
         # what a matching name must end with (or start with, for a prefix)
@@ -88,4 +102,4 @@ def signature_set(keys: Iterable[FilterKey]) -> SignatureSet:
         bit = signature(tag, edge)
         words[bit >> 6] |= 1 << (bit & 63)
         lens[tag] |= 1 << (len(edge) - 1)
-    return SignatureSet(words=tuple(words), lens=(lens[0], lens[1], lens[2]))
+    return SignatureSet(words=tuple(words), lens=(lens[0], lens[1], lens[2], lens[3]))
