@@ -339,7 +339,8 @@ static __always_inline __u32 proc_mem_target(struct file *f)
 	__u32 pid = 0;
 	int i;
 
-	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC || name.len != 3)
+	/* the name first: it rules out nearly every open in one read */
+	if (name.len != 3 || BPF_CORE_READ(f, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
 		return 0;
 	if (bpf_probe_read_kernel(buf, 4, name.name) || buf[0] != 'm' || buf[1] != 'e' ||
 	    buf[2] != 'm')
