@@ -186,7 +186,7 @@ def load_variant(
             programs.append(
                 ProgramReport(
                     probe=variant.probe,
-                    variant=variant.name,
+                    variant=f"{variant.name}/{variant.args}",
                     transport=variant.transport,
                     program=name,
                     section=obj.section(name),
@@ -205,7 +205,7 @@ def load_variant(
             maps.append(
                 MapReport(
                     probe=variant.probe,
-                    variant=variant.name,
+                    variant=f"{variant.name}/{variant.args}",
                     transport=variant.transport,
                     name=name,
                     map_type=int(info_lines.get("map_type", "0")),

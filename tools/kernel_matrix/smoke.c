@@ -53,6 +53,33 @@
 #define LOG_KEEP_SIZE (256 * 1024)
 #define LOG_TAIL      40
 
+/* what bee-trace asks each kernel (host/features.py), asked the same way here */
+static bool task_btf, args_at_exit;
+
+static void probe_features(void)
+{
+	task_btf = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
+					   NULL) == 1;
+	args_at_exit = task_btf && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+							   BPF_FUNC_task_pt_regs, NULL) == 1;
+}
+
+/*
+ * Mark name as a BT_FILTER_NAME key in the file probe's first stage, as
+ * policy/signatures.py does: the whole name, or its last BT_SIG_SPAN bytes.
+ */
+static void add_name_signature(struct bt_file_config *cfg, const char *name)
+{
+	size_t len = strlen(name), n = len < BT_SIG_SPAN ? len : BT_SIG_SPAN;
+	__u64 v = 0, h;
+
+	memcpy(&v, name + len - n, n); /* little-endian, as on x86-64 and arm64 */
+	h = ((v + (BT_SIG_NAME * 16 + n) * 0x100000001b3ULL) * 0x9e3779b97f4a7c15ULL) >>
+	    (64 - BT_SIG_BITS);
+	cfg->sig_bits[h >> 6] |= 1ULL << (h & 63);
+	cfg->sig_lens[BT_SIG_NAME] |= 1U << (n - 1);
+}
+
 struct record {
 	size_t size;
 	union {
@@ -257,6 +284,11 @@ static void load_probe(struct probe *p, const char *dir, const void *cfg, size_t
 
 	bpf_object__for_each_program(prog, p->obj)
 	{
+		/* entry programs keep arguments only where exits cannot read them */
+		if (args_at_exit && strncmp(bpf_program__name(prog), "enter_", 6) == 0) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		p->n_programs++;
 	}
 	err = bpf_object__load(p->obj);
@@ -268,8 +300,12 @@ static void load_probe(struct probe *p, const char *dir, const void *cfg, size_t
 	{
 		struct bpf_link *link;
 
-		/* cgroup hooks are loaded here and attached by the enforcement check */
-		if (strncmp(bpf_program__section_name(prog), "tracepoint/", 11) != 0)
+		/*
+		 * cgroup hooks are loaded here and attached by the enforcement
+		 * check; a bare "tracepoint" is a tail-call stage
+		 */
+		if (!bpf_program__autoload(prog) ||
+		    strncmp(bpf_program__section_name(prog), "tracepoint/", 11) != 0)
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -289,8 +325,8 @@ static void load_probe(struct probe *p, const char *dir, const void *cfg, size_t
 		goto fail;
 	}
 	p->loaded = true;
-	printf("PROBE kernel=%s probe=%s load=ok programs=%d attached=%d load_ms=%ld\n", kernel,
-	       p->name, p->n_programs, p->n_links,
+	printf("PROBE kernel=%s probe=%s load=ok programs=%d attached=%d args=%s load_ms=%ld\n",
+	       kernel, p->name, p->n_programs, p->n_links, args_at_exit ? "regs" : "entry",
 	       (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	return;
 fail:
@@ -689,7 +725,7 @@ static void finish(struct probe *p)
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/objects";
-	struct bt_file_config file_cfg = {};
+	static struct bt_file_config file_cfg;
 	struct bt_net_config net_cfg = {};
 	struct bt_mem_config mem_cfg = {
 	    .watch_ptrace = 1, .watch_process_vm = 1, .watch_proc_mem = 1};
@@ -705,6 +741,11 @@ int main(int argc, char **argv)
 	uname(&u);
 	snprintf(kernel, sizeof(kernel), "%s", u.release);
 	libbpf_set_print(keep_libbpf_log);
+
+	probe_features();
+	file_cfg.task_btf = task_btf;
+	file_cfg.args_at_exit = net_cfg.args_at_exit = mem_cfg.args_at_exit = args_at_exit;
+	add_name_signature(&file_cfg, WATCHED_NAME);
 
 	/* self_tgid stays 0: this process does the watched things itself */
 	load_probe(&probes[0], dir, &file_cfg, sizeof(file_cfg));

@@ -117,11 +117,12 @@ struct {
  * keys): memory_monitor's, for /proc/<pid>/mem. A tail call costs far less
  * than a second program attached to every open.
  */
+/* key and value sizes, not types: the kernel takes no BTF for a program array */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
 } open_exit_chain SEC(".maps");
 
 static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd, __u16 syscall)
@@ -751,7 +752,7 @@ int open_slow(struct syscall_exit_ctx *ctx)
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));
 	__array(values, int(void *));
 } open_stages SEC(".maps") = {
     .values = {[0] = (void *)&open_slow},
