@@ -14,6 +14,7 @@ import os
 import struct
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,6 +175,24 @@ def test_a_second_load_fails_with_errno_and_libbpf_log(loaded_net: BpfObject) ->
     message = str(e.value)
     assert message.startswith("cannot load network_monitor.bpf.o into the kernel: EINVAL")
     assert "\n  libbpf: object 'network_monitor': load can't be attempted twice" in message
+
+
+def test_objects_loaded_side_by_side_keep_their_messages_apart(net_obj: BpfObject) -> None:
+    # the runtime loads its objects on threads at once: libbpf's messages of
+    # one (a refused map) must not end up in another's error, or be lost
+    lib().bpf_map__set_max_entries(net_obj.map("pending")._ptr, 0)  # noqa: SLF001
+    memory = BpfObject(object_path("memory_monitor.bpf.o"))
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            refused = pool.submit(net_obj.load)
+            fine = pool.submit(memory.load)
+        assert fine.exception() is None
+        error = refused.exception()
+        assert isinstance(error, LoadError)
+        assert "map 'pending': failed to create" in str(error)
+        assert "memory_monitor" not in str(error)
+    finally:
+        memory.close()
 
 
 def test_a_map_the_kernel_refuses_fails_the_load(net_obj: BpfObject) -> None:

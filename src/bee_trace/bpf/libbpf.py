@@ -185,7 +185,8 @@ def _declare(lib: ctypes.CDLL, libc: ctypes.CDLL) -> None:
 _lib: ctypes.CDLL | None = None
 _libc: ctypes.CDLL | None = None
 _lib_lock = threading.Lock()
-_captured: list[str] | None = None
+# the warnings of the libbpf call running on each thread (see _capture)
+_captured = threading.local()
 _print_cb: object = None
 
 
@@ -193,12 +194,16 @@ def _print(level: int, fmt: bytes | None, ap: int | None) -> int:
     """Route libbpf's messages to logging; keep warnings of the current call."""
     if _libc is None or fmt is None:  # pragma: no cover - set before libbpf can print
         return 0
+    if level > _LIBBPF_INFO and not log.isEnabledFor(logging.DEBUG):
+        # libbpf's debug lines (about 1,500 per start) go nowhere: do not format them
+        return 0
     buf = ctypes.create_string_buffer(4096)
     _libc.vsnprintf(buf, len(buf), fmt, ap)
     # libbpf starts its own messages with "libbpf: "; we add that prefix ourselves
     text = buf.value.decode("utf-8", "replace").rstrip("\n").removeprefix("libbpf: ")
-    if _captured is not None and level <= _LIBBPF_INFO:
-        _captured.append(text)
+    lines: list[str] | None = getattr(_captured, "lines", None)
+    if lines is not None and level <= _LIBBPF_INFO:
+        lines.append(text)
     log.debug("libbpf: %s", text)
     return 0
 
@@ -222,14 +227,17 @@ def lib() -> ctypes.CDLL:
 
 @contextmanager
 def _capture() -> Iterator[list[str]]:
-    """Collect libbpf's warnings while a call runs, for the error message."""
-    global _captured  # noqa: PLW0603 - libbpf's print callback is process-wide
+    """Collect libbpf's warnings while a call runs on this thread, for the error message.
+
+    libbpf's print callback is process-wide but runs on the thread that made
+    the call, so objects loaded side by side keep their messages apart.
+    """
     lines: list[str] = []
-    _captured = lines
+    _captured.lines = lines
     try:
         yield lines
     finally:
-        _captured = None
+        _captured.lines = None
 
 
 # libbpf's own error codes (libbpf.h: LIBBPF_ERRNO__START) have no errno name
