@@ -48,10 +48,6 @@ class SigTag(IntEnum):
     NAME = 3
 
 
-# a whole name (or the end of a long one), tested once whatever the key lengths
-EXACT: Final = frozenset({SigTag.NAME, SigTag.PARENT})
-
-
 def signature(tag: SigTag, edge: bytes) -> int:
     """The bit index of the 1 to :data:`SPAN` bytes ``edge`` as a ``tag`` signature."""
     if not 1 <= len(edge) <= SPAN:
@@ -81,7 +77,7 @@ class SignatureSet:
     def covers(self, tag: SigTag, edge: bytes) -> bool:
         """Whether this edge of a name has its signature in the set.
 
-        For :data:`EXACT` tags the edge is the whole name, or its last
+        For NAME and PARENT the edge is the whole name, or its last
         :data:`SPAN` bytes if longer; otherwise it is the name's last (or,
         for HEAD, first) bytes of one key length.
         """
