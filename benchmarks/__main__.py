@@ -87,6 +87,9 @@ def measure(plan: Plan, *, with_micro: bool, short: bool) -> dict[str, Any]:
 
 def _peers(bins: dict[str, Path], scratch: Scratch, plan: Plan) -> dict[str, Any]:
     """Overhead ratios of the same workload under bpftrace and auditd, where installed."""
+    argv: list[str | Path] = [
+        bins["open_loop"], scratch.unwatched, str(plan.overhead_opens), "0", "60",
+    ]  # fmt: skip
     found: dict[str, Any] = {}
     for name, peer in (
         ("bpftrace", peers.bpftrace),
@@ -94,9 +97,7 @@ def _peers(bins: dict[str, Path], scratch: Scratch, plan: Plan) -> dict[str, Any
     ):
         log.info("peer %s: %d rounds of unwatched opens", name, plan.overhead_rounds)
         try:
-            ratios = peers.overhead_under(
-                peer, bins, scratch.unwatched, plan.overhead_opens, plan.overhead_rounds
-            )
+            ratios = figures.interleaved_ratios(argv, peer, plan.overhead_rounds)
         except peers.PeerUnavailableError as exc:
             log.warning("peer %s not measured: %s", name, exc)
             found[name] = str(exc)

@@ -18,6 +18,8 @@ from benchmarks import kernel_stats, workloads
 from benchmarks.monitor import BeeTrace, MonitorError, peak_rss_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -118,25 +120,34 @@ def _count_lines(path: Path, needle: bytes) -> int:
         return sum(1 for line in f if needle in line)
 
 
-def overhead(bins: dict[str, Path], target: Path, opens: int, rounds: int) -> list[float]:
-    """Ratios of workload wall time with bee-trace running over bare, one per round.
+def interleaved_ratios(
+    argv: list[str | Path], under: Callable[[], AbstractContextManager[object]], rounds: int
+) -> list[float]:
+    """Ratios of argv's wall time while under() runs over its time bare, one per round.
 
     Rounds alternate which side runs first, so drift in the machine's speed
     falls on both sides alike.
     """
-    argv: list[str | Path] = [bins["open_loop"], target, str(opens), "0", "60"]
     ratios: list[float] = []
     for i in range(rounds):
         timed: dict[str, float] = {}
-        for side in ("bare", "traced") if i % 2 == 0 else ("traced", "bare"):
+        for side in ("bare", "under") if i % 2 == 0 else ("under", "bare"):
             if side == "bare":
                 timed[side] = workloads.run(argv).elapsed_s
                 continue
-            with BeeTrace(*ALL_PROBES, "--format", "json", "--output", "/dev/null"):
+            with under():
                 timed[side] = workloads.run(argv).elapsed_s
-        ratios.append(timed["traced"] / timed["bare"])
-        log.info("overhead round %d: %.3f", i + 1, ratios[-1])
+        ratios.append(timed["under"] / timed["bare"])
+        log.info("round %d: %.3f", i + 1, ratios[-1])
     return ratios
+
+
+def overhead(bins: dict[str, Path], target: Path, opens: int, rounds: int) -> list[float]:
+    """Ratios of the open workload's wall time with bee-trace running over bare, per round."""
+    argv: list[str | Path] = [bins["open_loop"], target, str(opens), "0", "60"]
+    return interleaved_ratios(
+        argv, lambda: BeeTrace(*ALL_PROBES, "--format", "json", "--output", "/dev/null"), rounds
+    )
 
 
 def trial(bins: dict[str, Path], scratch: Scratch, rate: int, seconds: int) -> Trial:

@@ -21,10 +21,8 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Final
 
-from benchmarks import workloads
-
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -119,25 +117,3 @@ def auditd_watch(path: Path) -> Iterator[None]:
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=READY_TIMEOUT_S)
-
-
-def overhead_under(
-    peer: Callable[[], contextlib.AbstractContextManager[None]],
-    bins: dict[str, Path],
-    target: Path,
-    opens: int,
-    rounds: int,
-) -> list[float]:
-    """Workload wall time with the peer running over bare, one ratio per round, interleaved."""
-    argv: list[str | Path] = [bins["open_loop"], target, str(opens), "0", "60"]
-    ratios: list[float] = []
-    for i in range(rounds):
-        timed: dict[str, float] = {}
-        for side in ("bare", "peer") if i % 2 == 0 else ("peer", "bare"):
-            if side == "bare":
-                timed[side] = workloads.run(argv).elapsed_s
-                continue
-            with peer():
-                timed[side] = workloads.run(argv).elapsed_s
-        ratios.append(timed["peer"] / timed["bare"])
-    return ratios
