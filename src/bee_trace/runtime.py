@@ -285,7 +285,7 @@ class Monitor:
             self._read_counters(loaded)
             k = loaded.kernel_drops
             lost = output_drops(k.get(Counter.DROP_RINGBUF, 0), loaded.perf_lost)
-            lost += k.get(Counter.DROP_PENDING_FULL, 0)
+            lost += k.get(Counter.DROP_PENDING_FULL, 0) + k.get(Counter.DROP_UNREADABLE, 0)
             out.append(
                 ProbeStats(
                     probe=loaded.probe.name,

@@ -280,3 +280,82 @@ def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: i
     finally:
         srv.close()
         del os.environ["OK_PORT"]
+
+
+# --- a destination gone from the caller's memory by the time the call returns ---
+
+# The child connects to 127.0.0.1:PORT from a sockaddr in a page of its own,
+# which a second thread unmaps while the connect waits: its SYN was dropped
+# (the listener's accept queue is full) and is sent again a second later.
+_UNMAPPING_CONNECT = """
+import ctypes, struct, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.connect.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32]
+page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
+sa = struct.pack("!HH4s8x", socket.AF_INET, int(sys.argv[1]), socket.inet_aton("127.0.0.1"))
+ctypes.memmove(page, struct.pack("=H", socket.AF_INET) + sa[2:], len(sa))
+s = socket.socket()
+threading.Timer(0.2, libc.munmap, (page, 4096)).start()
+rc = libc.connect(s.fileno(), page, len(sa))
+print(rc, ctypes.get_errno())
+"""
+
+
+def _full_listener() -> tuple[socket.socket, socket.socket]:
+    """A loopback listener whose accept queue one connection fills."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    filler = socket.create_connection(srv.getsockname())
+    return srv, filler
+
+
+def _unmapping_connect(port: int) -> subprocess.Popen[str]:
+    code = f"import os, socket, errno\n{_UNMAPPING_CONNECT}\nprint(os.getpid())"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_a_connect_whose_sockaddr_is_unmapped_is_named_from_its_socket(net: Net) -> None:
+    srv, filler = _full_listener()
+    with srv, filler:
+        port = srv.getsockname()[1]
+        child = _unmapping_connect(port)
+        time.sleep(0.5)
+        srv.accept()[0].close()  # room in the queue for the SYN sent again
+        out, _ = child.communicate(timeout=30)
+    rc, pid = out.split("\n")[0], int(out.split("\n")[1])
+    assert rc.split()[0] == "0"
+    (event,) = net.wait_for(pid)
+    assert (event["daddr"], event["dport"], event["result"]) == ("127.0.0.1", port, 0)
+
+
+def test_a_refused_connect_whose_sockaddr_is_unmapped_is_counted(
+    tmp_path: Path, arg_source: str
+) -> None:
+    with BeeTrace("--probe-type", "network_monitor", output=tmp_path / "net.jsonl") as bee:
+        srv, filler = _full_listener()
+        with filler:
+            child = _unmapping_connect(srv.getsockname()[1])
+            time.sleep(0.5)
+            srv.close()  # the SYN sent again finds the port closed
+            out, _ = child.communicate(timeout=30)
+        pid = int(out.split("\n")[1])
+        assert out.split()[:2] == ["-1", str(errno.ECONNREFUSED)]
+        time.sleep(0.3)
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    mine = [e for e in run.events if e["pid"] == pid]
+    if arg_source == "entry":
+        # read at the entry, before the page went: reported as usual
+        assert [e["result_name"] for e in mine] == ["ECONNREFUSED"]
+    else:
+        # gone at the exit and no socket peer to fall back on: a counted drop
+        assert mine == []
+        # (the one event is the filler's connect, from this process)
+        assert "network_monitor: 1 event, 1 dropped" in run.stderr

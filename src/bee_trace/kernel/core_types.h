@@ -75,8 +75,16 @@ struct mm_struct {
 	struct file *exe_file;
 };
 
+/* read whole by offset; a struct here so CO-RE matches it with the kernel's */
+struct bt_in6_addr {
+	__u8 bytes[16];
+};
+
 struct sock_common {
 	unsigned short skc_family;
+	__be32 skc_daddr;
+	__be16 skc_dport;
+	struct bt_in6_addr skc_v6_daddr;
 };
 
 struct sock {

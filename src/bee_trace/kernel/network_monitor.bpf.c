@@ -23,6 +23,8 @@
 #define IPPROTO_TCP	6
 #define IPPROTO_UDP	17
 #define IPPROTO_UDPLITE 136
+#define EFAULT		14
+#define EINPROGRESS	115
 
 const volatile struct bt_net_config cfg = {};
 
@@ -138,29 +140,42 @@ static __always_inline bool is_datagram(__u8 protocol)
 	return protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE;
 }
 
+enum sockaddr_read {
+	SOCKADDR_OK,
+	/* no destination to report: another family, too short, AF_UNSPEC on IPv6 */
+	SOCKADDR_NONE,
+	/* the caller's memory could not be read */
+	SOCKADDR_UNREADABLE,
+};
+
 /* read an IPv4 or IPv6 destination from the caller's sockaddr */
-static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *uaddr, __u32 len,
-					  __u16 sk_family)
+static __always_inline enum sockaddr_read read_sockaddr(struct bt_net_event *ev, const void *uaddr,
+							__u32 len, __u16 sk_family)
 {
 	struct sockaddr_in6_min sa6 = {};
 	__u16 family = 0;
 
-	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return false;
+	if (!uaddr)
+		return SOCKADDR_NONE;
+	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return SOCKADDR_UNREADABLE;
 	/* an IPv4 socket takes AF_UNSPEC as AF_INET (udp_sendmsg, __inet_stream_connect) */
 	if (family == AF_INET || (family == AF_UNSPEC && sk_family == AF_INET)) {
 		struct sockaddr_in_min sa = {};
 
-		if (len < sizeof(sa) || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
-			return false;
+		if (len < sizeof(sa))
+			return SOCKADDR_NONE;
+		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+			return SOCKADDR_UNREADABLE;
 		ev->family = AF_INET;
 		ev->dport = __builtin_bswap16(sa.port);
 		__builtin_memcpy(ev->daddr, sa.addr, 4);
-		return true;
+		return SOCKADDR_OK;
 	}
-	if (family != AF_INET6 || len < sizeof(sa6) ||
-	    bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
-		return false;
+	if (family != AF_INET6 || len < sizeof(sa6))
+		return SOCKADDR_NONE;
+	if (bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
+		return SOCKADDR_UNREADABLE;
 	ev->dport = __builtin_bswap16(sa6.port);
 	if (is_v4_mapped(sa6.addr)) {
 		ev->family = AF_INET;
@@ -169,19 +184,54 @@ static __always_inline bool read_sockaddr(struct bt_net_event *ev, const void *u
 		ev->family = AF_INET6;
 		__builtin_memcpy(ev->daddr, sa6.addr, 16);
 	}
+	return SOCKADDR_OK;
+}
+
+/*
+ * The peer a connected socket keeps: where a connect that went ahead (0, or
+ * EINPROGRESS) is going, whatever the caller's memory says by now.
+ */
+static __always_inline bool read_peer(struct bt_net_event *ev, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	ev->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		ev->family = AF_INET;
+		__builtin_memcpy(ev->daddr, &addr, 4);
+		return true;
+	}
+	if (family != AF_INET6 ||
+	    bpf_probe_read_kernel(ev->daddr, 16,
+				  (void *)sk +
+				      bpf_core_field_offset(struct sock_common, skc_v6_daddr)))
+		return false;
+	ev->family = AF_INET6;
+	if (is_v4_mapped(ev->daddr)) {
+		ev->family = AF_INET;
+		__builtin_memcpy(ev->daddr, &ev->daddr[12], 4);
+		__builtin_memset(&ev->daddr[4], 0, 12);
+	}
 	return true;
 }
 
 /*
  * Build the event for a call on socket fd to the destination at uaddr, in
- * scratch memory; NULL when it is not one to report.
+ * scratch memory; NULL when it is not one to report. At the exit (ret is the
+ * call's result, at_exit true) the caller's memory may no longer hold the
+ * destination, unmapped by another thread while the call ran: a connect
+ * that went ahead is then described from its socket, and any other call is
+ * counted as a drop (unless the kernel could not read the memory either).
  */
 static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr, __u32 len,
-						    __u8 syscall)
+						    __u8 syscall, bool at_exit, __s64 ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task;
 	struct pending_net *p;
+	enum sockaddr_read got;
 	struct sock *sk;
 	__u32 zero = 0;
 
@@ -202,8 +252,19 @@ static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr,
 	/* only datagrams carry an explicit destination worth reporting per send */
 	if (syscall != BT_NET_CONNECT && !is_datagram(p->ev.protocol))
 		return NULL;
-	if (!read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family)))
+	got = read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family));
+	if (got == SOCKADDR_NONE)
 		return NULL;
+	if (got == SOCKADDR_UNREADABLE) {
+		/* at entry the kernel will fail the call on the same memory */
+		if (!at_exit || ret == -EFAULT)
+			return NULL;
+		if (syscall != BT_NET_CONNECT || (ret != 0 && ret != -EINPROGRESS) ||
+		    !read_peer(&p->ev, sk)) {
+			count(BT_CNT_DROP_UNREADABLE);
+			return NULL;
+		}
+	}
 	p->ev.syscall = syscall;
 	p->ev.blocked = lookup_blocked(&p->ev);
 	fill_header(&p->ev.hdr, task, BT_EVENT_NETWORK);
@@ -214,7 +275,7 @@ static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr,
 static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8 syscall)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_net *p = describe(fd, uaddr, len, syscall);
+	struct pending_net *p = describe(fd, uaddr, len, syscall, false, 0);
 
 	if (p && bpf_map_update_elem(&pending, &id, p, BPF_ANY))
 		count(BT_CNT_DROP_PENDING_FULL);
@@ -341,7 +402,7 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx, __u8 syscall)
 		uaddr = (__u64)msg.msg_name;
 		len = (__u64)msg.msg_namelen;
 	}
-	p = describe(fd, (void *)uaddr, len, syscall);
+	p = describe(fd, (void *)uaddr, len, syscall, true, ctx->ret);
 	if (p)
 		complete(ctx, p);
 	return 0;
