@@ -9,8 +9,10 @@ order, so once the marker is seen, anything the earlier open caused is too.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -455,3 +457,45 @@ def test_deep_paths_are_walked_whole(watch: Watch) -> None:
     (event,) = watch.wait_for(pid)
     assert event["path"] == str(deep / "id_rsa")
     assert event["resolved"] is True
+
+
+# A failed open whose name another thread unmapped while the open waited
+# (on a FIFO with no writer, until a signal interrupts it).
+_UNMAPPING_OPEN = """
+import ctypes, os, signal, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.open.argtypes = [ctypes.c_void_p, ctypes.c_int]
+signal.signal(signal.SIGUSR1, lambda *_: None)
+page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
+ctypes.memmove(page, os.fsencode(sys.argv[1]) + b"\\0", len(sys.argv[1]) + 1)
+def unmap_then_interrupt():
+    libc.munmap(page, 4096)
+    os.kill(os.getpid(), signal.SIGUSR1)
+threading.Timer(0.3, unmap_then_interrupt).start()
+print(libc.open(page, os.O_RDONLY), ctypes.get_errno(), os.getpid())
+"""
+
+
+def test_a_failed_open_whose_name_is_unmapped_is_counted(tmp_path: Path) -> None:
+    fifo = tmp_path / "id_rsa"
+    os.mkfifo(fifo)
+    with BeeTrace("--probe-type", "file_monitor", output=tmp_path / "out.jsonl") as bee:
+        proc = subprocess.run(
+            [sys.executable, "-c", _UNMAPPING_OPEN, str(fifo)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        rc, err, pid = proc.stdout.split()
+        assert (rc, err) == ("-1", str(errno.EINTR))
+        time.sleep(0.3)
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    # the name was gone when the open returned: not reported, but counted
+    assert [e for e in run.events if e["pid"] == int(pid)] == []
+    assert re.search(r"file_monitor: \d+ events?, 1 dropped", run.stderr), run.stderr

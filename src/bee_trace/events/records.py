@@ -38,7 +38,7 @@ class Counter(IntEnum):
     DROP_RINGBUF = 1  # output buffer full (ring buffer, or perf buffer in the fallback)
     DROP_PENDING_FULL = 2
     UDP_UNAGGREGATED = 3
-    DROP_UNREADABLE = 4  # a destination gone from the caller's memory by the call's exit
+    DROP_UNREADABLE = 4  # a name or destination gone from the caller's memory by the call's exit
 
 
 COUNTER_SLOTS: Final = 5

@@ -211,8 +211,8 @@ enum bt_counter {
 	/* not a loss: a UDP send sent on its own because the table was full */
 	BT_CNT_UDP_UNAGGREGATED = 3,
 	/*
-	 * a call whose destination could not be read from the caller's memory
-	 * at its exit (another thread unmapped it meanwhile): not reported
+	 * a call whose name or destination could not be read from the caller's
+	 * memory at its exit (another thread unmapped it meanwhile): not reported
 	 */
 	BT_CNT_DROP_UNREADABLE = 4,
 	BT_CNT_MAX = 5,

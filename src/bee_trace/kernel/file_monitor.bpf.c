@@ -25,6 +25,7 @@
 #define AT_FDCWD  -100
 #define EPERM	  1
 #define EACCES	  13
+#define EFAULT	  14
 
 /* syscall numbers, to tell at exit which open it was */
 #if defined(__TARGET_ARCH_x86)
@@ -377,6 +378,14 @@ static __always_inline void report_name(void *ctx, struct scratch *s, struct tas
 	__u64 end, base, pbase, len;
 	int i;
 
+	/*
+	 * the kernel read the name, and now it cannot be read: another thread
+	 * unmapped it while the call ran. Whether it was watched is unknown.
+	 */
+	if (n < 0 && s->ev.result != -EFAULT) {
+		count(BT_CNT_DROP_UNREADABLE);
+		return;
+	}
 	if (n <= 1)
 		return;
 	end = (__u64)(n - 1);
