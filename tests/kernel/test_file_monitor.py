@@ -499,3 +499,67 @@ def test_a_failed_open_whose_name_is_unmapped_is_counted(tmp_path: Path) -> None
     # the name was gone when the open returned: not reported, but counted
     assert [e for e in run.events if e["pid"] == int(pid)] == []
     assert re.search(r"file_monitor: \d+ events?, 1 dropped", run.stderr), run.stderr
+
+
+def test_a_file_at_the_root_of_a_mount_is_judged_by_its_mount_point(tmp_path: Path) -> None:
+    # a secret volume: a tmpfs mounted on a watched directory; the parent
+    # dentry of a file in it is the tmpfs root, named "/"; two mounts stacked
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    policy = tmp_path / "policy.yml"
+    policy.write_text(f"files:\n  watch_read:\n    - {secrets}/*\n")
+    mounted: list[Path] = []
+    try:
+        for _ in range(2):
+            subprocess.run(["mount", "-t", "tmpfs", "bee-trace-test", str(secrets)], check=True)
+            mounted.append(secrets)
+        (secrets / "token").write_text("x\n")
+        with BeeTrace(
+            "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "o.jsonl"
+        ) as bee:
+            pid = _cat(secrets / "token")
+            time.sleep(0.3)
+            run = bee.stop()
+    finally:
+        for path in mounted:
+            subprocess.run(["umount", str(path)], check=True)
+    assert run.returncode == 0, run.stderr
+    (event,) = [e for e in run.events if e["pid"] == pid]
+    assert (event["path"], event["rule"]) == (str(secrets / "token"), f"{secrets}/*")
+
+
+# openat2 of a FIFO for reading; while it waits for a writer, a second thread
+# rewrites the flags in the caller's open_how to O_WRONLY|O_PATH, then opens
+# the FIFO for writing, which lets the read open return.
+_FLIPPING_OPENAT2 = """
+import ctypes, os, struct, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+path = os.fsencode(sys.argv[1])
+how = ctypes.create_string_buffer(struct.pack("QQQ", os.O_RDONLY, 0, 0), 24)
+def flip_then_write():
+    ctypes.memmove(how, struct.pack("Q", os.O_WRONLY | 0o10000000), 8)
+    os.close(os.open(path, os.O_WRONLY))
+threading.Timer(0.3, flip_then_write).start()
+fd = libc.syscall(437, -100, path, how, 24)
+print(fd, os.getpid())
+"""
+
+
+def test_openat2_is_judged_by_the_opened_file_not_by_rewritten_flags(tmp_path: Path) -> None:
+    fifo = tmp_path / "id_rsa"
+    os.mkfifo(fifo)
+    with BeeTrace("--probe-type", "file_monitor", output=tmp_path / "out.jsonl") as bee:
+        proc = subprocess.run(
+            [sys.executable, "-c", _FLIPPING_OPENAT2, str(fifo)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        fd, pid = map(int, proc.stdout.split())
+        assert fd >= 0
+        time.sleep(0.3)
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    (event,) = [e for e in run.events if e["pid"] == pid]
+    assert (event["syscall"], event["path"], event["result"]) == ("openat2", str(fifo), fd)

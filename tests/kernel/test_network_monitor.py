@@ -282,11 +282,12 @@ def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: i
         del os.environ["OK_PORT"]
 
 
-# --- a destination gone from the caller's memory by the time the call returns ---
+# --- a destination changed in the caller's memory while the call runs ---
 
 # The child connects to 127.0.0.1:PORT from a sockaddr in a page of its own,
-# which a second thread unmaps while the connect waits: its SYN was dropped
-# (the listener's accept queue is full) and is sent again a second later.
+# which a second thread unmaps, or rewrites to a family no socket takes and
+# another address, while the connect waits: its SYN was dropped (the
+# listener's accept queue is full) and is sent again a second later.
 _UNMAPPING_CONNECT = """
 import ctypes, struct, sys, threading
 libc = ctypes.CDLL(None, use_errno=True)
@@ -299,7 +300,13 @@ page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
 sa = struct.pack("!HH4s8x", socket.AF_INET, int(sys.argv[1]), socket.inet_aton("127.0.0.1"))
 ctypes.memmove(page, struct.pack("=H", socket.AF_INET) + sa[2:], len(sa))
 s = socket.socket()
-threading.Timer(0.2, libc.munmap, (page, 4096)).start()
+def change():
+    if sys.argv[2] == "unmap":
+        libc.munmap(page, 4096)
+    else:
+        bogus = struct.pack("!HH4s", 0x7777, 9, socket.inet_aton("127.0.0.9"))
+        ctypes.memmove(page, bogus, len(bogus))
+threading.Timer(0.2, change).start()
 rc = libc.connect(s.fileno(), page, len(sa))
 print(rc, ctypes.get_errno())
 """
@@ -314,18 +321,19 @@ def _full_listener() -> tuple[socket.socket, socket.socket]:
     return srv, filler
 
 
-def _unmapping_connect(port: int) -> subprocess.Popen[str]:
+def _changing_connect(port: int, how: str) -> subprocess.Popen[str]:
     code = f"import os, socket, errno\n{_UNMAPPING_CONNECT}\nprint(os.getpid())"
     return subprocess.Popen(
-        [sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(port), how], stdout=subprocess.PIPE, text=True
     )
 
 
-def test_a_connect_whose_sockaddr_is_unmapped_is_named_from_its_socket(net: Net) -> None:
+@pytest.mark.parametrize("how", ["unmap", "rewrite"])
+def test_a_connect_that_went_ahead_is_named_from_its_socket(net: Net, how: str) -> None:
     srv, filler = _full_listener()
     with srv, filler:
         port = srv.getsockname()[1]
-        child = _unmapping_connect(port)
+        child = _changing_connect(port, how)
         time.sleep(0.5)
         srv.accept()[0].close()  # room in the queue for the SYN sent again
         out, _ = child.communicate(timeout=30)
@@ -335,13 +343,14 @@ def test_a_connect_whose_sockaddr_is_unmapped_is_named_from_its_socket(net: Net)
     assert (event["daddr"], event["dport"], event["result"]) == ("127.0.0.1", port, 0)
 
 
-def test_a_refused_connect_whose_sockaddr_is_unmapped_is_counted(
-    tmp_path: Path, arg_source: str
+@pytest.mark.parametrize("how", ["unmap", "rewrite"])
+def test_a_refused_connect_whose_sockaddr_changed_is_counted(
+    tmp_path: Path, arg_source: str, how: str
 ) -> None:
     with BeeTrace("--probe-type", "network_monitor", output=tmp_path / "net.jsonl") as bee:
         srv, filler = _full_listener()
         with filler:
-            child = _unmapping_connect(srv.getsockname()[1])
+            child = _changing_connect(srv.getsockname()[1], how)
             time.sleep(0.5)
             srv.close()  # the SYN sent again finds the port closed
             out, _ = child.communicate(timeout=30)
@@ -352,10 +361,10 @@ def test_a_refused_connect_whose_sockaddr_is_unmapped_is_counted(
     assert run.returncode == 0, run.stderr
     mine = [e for e in run.events if e["pid"] == pid]
     if arg_source == "entry":
-        # read at the entry, before the page went: reported as usual
+        # read at the entry, before the change: reported as usual
         assert [e["result_name"] for e in mine] == ["ECONNREFUSED"]
     else:
-        # gone at the exit and no socket peer to fall back on: a counted drop
+        # unreadable at the exit and no socket peer to go by: a counted drop
         assert mine == []
         # (the one event is the filler's connect, from this process)
         assert "network_monitor: 1 event, 1 dropped" in run.stderr

@@ -46,6 +46,8 @@
 #define WALK_MAX_DEPTH 160
 #define SCRATCH_HALF   BT_PATH_MAX
 #define VIEW_MAX       128
+/* mounts stacked on one mount point that mounted_parent climbs through */
+#define MOUNT_STACK_MAX 4
 
 const volatile struct bt_file_config cfg = {};
 
@@ -633,7 +635,12 @@ static __always_inline bool sig_check(struct dentry_names *names, __u8 *view)
 	if (!cfg.sig_lens[BT_SIG_PARENT] || !names->parent)
 		return false;
 	read_names(names->parent, view, &parent);
-	return sig_exact(BT_SIG_PARENT, parent.tail, parent.len);
+	/*
+	 * a parent that is the root of its file system (its own parent) is
+	 * named "/", but the file's directory is where that file system is
+	 * mounted: the second stage finds out
+	 */
+	return parent.parent == names->parent || sig_exact(BT_SIG_PARENT, parent.tail, parent.len);
 }
 
 /* the file behind a descriptor of the current task */
@@ -713,6 +720,29 @@ static __always_inline void fill_args(struct scratch *s, struct pending_open *p,
 }
 
 /*
+ * The directory a file is in, as its path names it. A file at the root of a
+ * mounted file system (a secret volume mounted on a watched directory) has
+ * that root for its parent dentry, named "/": its directory is the mount
+ * point the mount sits on, below any mounts stacked there.
+ */
+static __always_inline struct dentry *mounted_parent(struct file *f, struct dentry *parent)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(f, f_path.mnt);
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	int i;
+
+	for (i = 0; i < MOUNT_STACK_MAX; i++) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (parent != BPF_CORE_READ(mnt, mnt.mnt_root) || up == mnt)
+			break;
+		parent = BPF_CORE_READ(mnt, mnt_mountpoint);
+		mnt = up;
+	}
+	return parent;
+}
+
+/*
  * The second stage, for the few opens the first one lets through: a failed
  * open, or a file whose names have a signature in the set. It is its own
  * program, reached by a tail call, so the verifier walks it once and not
@@ -730,9 +760,18 @@ int open_slow(struct syscall_exit_ctx *ctx)
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
-	if (cfg.args_at_exit)
-		s->have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &s->args) &&
-			       can_read(s->args.flags);
+	if (cfg.args_at_exit) {
+		s->have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &s->args);
+		/*
+		 * Can it read? An opened file says so itself: openat2's flags
+		 * are in the caller's memory, which may have changed since.
+		 */
+		struct file *opened = s->file;
+
+		if (s->have_args)
+			s->have_args = can_read(ctx->ret >= 0 ? BPF_CORE_READ(opened, f_flags)
+							      : s->args.flags);
+	}
 
 	if (ctx->ret < 0) {
 		/* no file, only the name the caller passed */
@@ -744,7 +783,14 @@ int open_slow(struct syscall_exit_ctx *ctx)
 	}
 
 	if (s->have_args) {
-		parent = s->parent;
+		struct file *opened = s->file;
+
+		/*
+		 * through map memory, so that the verifier sees one parent
+		 * however many mounts were climbed, and walks what follows once
+		 */
+		*(volatile __u64 *)&s->parent = (__u64)mounted_parent(opened, s->parent);
+		parent = (struct dentry *)*(volatile __u64 *)&s->parent;
 		pname = BPF_CORE_READ(parent, d_name);
 		if (prefilter((const char *)s->file_name, s->file_name_len,
 			      (const char *)pname.name, pname.len)) {
@@ -800,8 +846,15 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	}
 
 	f = opened_file(s, (__u32)ctx->ret);
-	if (!f)
+	if (!f) {
+		/*
+		 * the open succeeded and its descriptor is already gone: another
+		 * thread closed (or moved) it before the call returned. Which
+		 * file it was is unknown; count it rather than pass over it.
+		 */
+		count(BT_CNT_DROP_UNREADABLE);
 		return 0;
+	}
 	dentry = BPF_CORE_READ(f, f_path.dentry);
 	if (!dentry)
 		return 0;

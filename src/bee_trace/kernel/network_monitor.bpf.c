@@ -24,6 +24,8 @@
 #define IPPROTO_UDP	17
 #define IPPROTO_UDPLITE 136
 #define EFAULT		14
+#define EINVAL		22
+#define EAFNOSUPPORT	97
 #define EINPROGRESS	115
 
 const volatile struct bt_net_config cfg = {};
@@ -33,6 +35,10 @@ const struct bt_net_event *bt_net_event_btf __attribute__((unused));
 
 struct pending_net {
 	struct bt_net_event ev;
+	struct sock *sk;
+	/* the destination could not be read: the call's result decides */
+	__u32 undecided;
+	__u32 _pad;
 };
 
 struct sockaddr_in_min {
@@ -142,10 +148,13 @@ static __always_inline bool is_datagram(__u8 protocol)
 
 enum sockaddr_read {
 	SOCKADDR_OK,
-	/* no destination to report: another family, too short, AF_UNSPEC on IPv6 */
+	/* no destination given: none at all, too short, AF_UNSPEC on IPv6 */
 	SOCKADDR_NONE,
-	/* the caller's memory could not be read */
-	SOCKADDR_UNREADABLE,
+	/*
+	 * a family the socket cannot take, or memory that cannot be read: the
+	 * kernel refused it, or the caller's memory changed under the call
+	 */
+	SOCKADDR_UNKNOWN,
 };
 
 /* read an IPv4 or IPv6 destination from the caller's sockaddr */
@@ -158,7 +167,7 @@ static __always_inline enum sockaddr_read read_sockaddr(struct bt_net_event *ev,
 	if (!uaddr)
 		return SOCKADDR_NONE;
 	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return SOCKADDR_UNREADABLE;
+		return SOCKADDR_UNKNOWN;
 	/* an IPv4 socket takes AF_UNSPEC as AF_INET (udp_sendmsg, __inet_stream_connect) */
 	if (family == AF_INET || (family == AF_UNSPEC && sk_family == AF_INET)) {
 		struct sockaddr_in_min sa = {};
@@ -166,16 +175,20 @@ static __always_inline enum sockaddr_read read_sockaddr(struct bt_net_event *ev,
 		if (len < sizeof(sa))
 			return SOCKADDR_NONE;
 		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
-			return SOCKADDR_UNREADABLE;
+			return SOCKADDR_UNKNOWN;
 		ev->family = AF_INET;
 		ev->dport = __builtin_bswap16(sa.port);
 		__builtin_memcpy(ev->daddr, sa.addr, 4);
 		return SOCKADDR_OK;
 	}
-	if (family != AF_INET6 || len < sizeof(sa6))
+	if (family == AF_UNSPEC)
+		return SOCKADDR_NONE;
+	if (family != AF_INET6)
+		return SOCKADDR_UNKNOWN;
+	if (len < sizeof(sa6))
 		return SOCKADDR_NONE;
 	if (bpf_probe_read_user(&sa6, sizeof(sa6), uaddr))
-		return SOCKADDR_UNREADABLE;
+		return SOCKADDR_UNKNOWN;
 	ev->dport = __builtin_bswap16(sa6.port);
 	if (is_v4_mapped(sa6.addr)) {
 		ev->family = AF_INET;
@@ -196,6 +209,9 @@ static __always_inline bool read_peer(struct bt_net_event *ev, struct sock *sk)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
 	ev->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
+	if (ev->dport == 0)
+		return false; /* no peer: the connect was a disconnect (AF_UNSPEC) */
 	if (family == AF_INET) {
 		__u32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 
@@ -219,14 +235,12 @@ static __always_inline bool read_peer(struct bt_net_event *ev, struct sock *sk)
 
 /*
  * Build the event for a call on socket fd to the destination at uaddr, in
- * scratch memory; NULL when it is not one to report. At the exit (ret is the
- * call's result, at_exit true) the caller's memory may no longer hold the
- * destination, unmapped by another thread while the call ran: a connect
- * that went ahead is then described from its socket, and any other call is
- * counted as a drop (unless the kernel could not read the memory either).
+ * scratch memory; NULL when it is not one to report. The destination may be
+ * left undecided (see settle): the caller's memory is the caller's, and
+ * another thread can unmap or rewrite it while the call runs.
  */
 static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr, __u32 len,
-						    __u8 syscall, bool at_exit, __s64 ret)
+						    __u8 syscall)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task;
@@ -240,7 +254,7 @@ static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr,
 	p = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!p)
 		return NULL;
-	__builtin_memset(&p->ev, 0, sizeof(p->ev));
+	__builtin_memset(p, 0, sizeof(*p));
 
 	task = (struct task_struct *)bpf_get_current_task();
 	sk = socket_of(task, fd);
@@ -255,27 +269,48 @@ static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr,
 	got = read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family));
 	if (got == SOCKADDR_NONE)
 		return NULL;
-	if (got == SOCKADDR_UNREADABLE) {
-		/* at entry the kernel will fail the call on the same memory */
-		if (!at_exit || ret == -EFAULT)
-			return NULL;
-		if (syscall != BT_NET_CONNECT || (ret != 0 && ret != -EINPROGRESS) ||
-		    !read_peer(&p->ev, sk)) {
-			count(BT_CNT_DROP_UNREADABLE);
-			return NULL;
-		}
-	}
+	p->undecided = got == SOCKADDR_UNKNOWN;
+	p->sk = sk;
 	p->ev.syscall = syscall;
-	p->ev.blocked = lookup_blocked(&p->ev);
 	fill_header(&p->ev.hdr, task, BT_EVENT_NETWORK);
 	return p;
+}
+
+/* did the kernel take the call's destination, judging by the call's result? */
+static __always_inline bool destination_taken(__u8 syscall, __s64 ret)
+{
+	if (syscall != BT_NET_CONNECT)
+		return ret >= 0;
+	return ret != -EAFNOSUPPORT && ret != -EINVAL && ret != -EFAULT;
+}
+
+/*
+ * At the call's exit, settle the destination; false when there is no event.
+ * A connect that went ahead (0, or EINPROGRESS) is named from its socket,
+ * which holds what the kernel connects to whatever the caller's memory says
+ * by now. An undecided destination the kernel took is a counted drop.
+ */
+static __always_inline bool settle(struct pending_net *p, __s64 ret)
+{
+	if (p->ev.syscall == BT_NET_CONNECT && (ret == 0 || ret == -EINPROGRESS)) {
+		if (!read_peer(&p->ev, p->sk))
+			return false;
+		p->undecided = 0;
+	}
+	if (p->undecided) {
+		if (destination_taken(p->ev.syscall, ret))
+			count(BT_CNT_DROP_UNREADABLE);
+		return false;
+	}
+	p->ev.blocked = lookup_blocked(&p->ev);
+	return true;
 }
 
 /* entry side (kernels without bpf_task_pt_regs): keep the event for the exit */
 static __always_inline int remember(__u32 fd, const void *uaddr, __u32 len, __u8 syscall)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct pending_net *p = describe(fd, uaddr, len, syscall, false, 0);
+	struct pending_net *p = describe(fd, uaddr, len, syscall);
 
 	if (p && bpf_map_update_elem(&pending, &id, p, BPF_ANY))
 		count(BT_CNT_DROP_PENDING_FULL);
@@ -358,9 +393,11 @@ static __always_inline bool aggregate(struct bt_net_event *ev)
 	return false;
 }
 
-/* add the result, then report the event or count it into its aggregate */
+/* settle, add the result, then report the event or count it into its aggregate */
 static __always_inline void complete(struct syscall_exit_ctx *ctx, struct pending_net *p)
 {
+	if (!settle(p, ctx->ret))
+		return;
 	p->ev.result = ctx->ret < 0 ? (__s32)ctx->ret : 0;
 	if (is_datagram(p->ev.protocol) && p->ev.syscall != BT_NET_CONNECT) {
 		if (!aggregate(&p->ev))
@@ -402,7 +439,7 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx, __u8 syscall)
 		uaddr = (__u64)msg.msg_name;
 		len = (__u64)msg.msg_namelen;
 	}
-	p = describe(fd, (void *)uaddr, len, syscall, true, ctx->ret);
+	p = describe(fd, (void *)uaddr, len, syscall);
 	if (p)
 		complete(ctx, p);
 	return 0;
