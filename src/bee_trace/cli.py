@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -54,7 +55,12 @@ def _duration(text: str) -> float:
     except ValueError:
         msg = f"invalid duration {text!r}: expected a number of seconds"
         raise argparse.ArgumentTypeError(msg) from None
-    if value < 0 or value != value or value == float("inf"):  # noqa: PLR0124 - NaN check
+    if not math.isfinite(value):
+        msg = (
+            f"invalid duration {text!r}: expected a finite number of seconds (0 runs until stopped)"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    if value < 0:
         msg = f"invalid duration {text!r}: must be 0 (run until stopped) or more"
         raise argparse.ArgumentTypeError(msg)
     return value
