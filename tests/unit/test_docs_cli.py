@@ -10,6 +10,7 @@ import pytest
 
 from bee_trace.cli import build_parser
 from bee_trace.errors import ExitCode
+from bee_trace.host.checks import missing_privileges
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CLI_MD = DOCS / "cli.md"
@@ -157,3 +158,17 @@ def anchors(markdown: str) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         found.add(slug)
     return found
+
+
+# every capability message the docs quote is one bee-trace prints
+_CAP_LINE = re.compile(r"missing requirement: (capability CAP_[A-Z_]+[^\n`|]*)")
+
+
+@pytest.mark.parametrize("name", ["cli.md", "troubleshooting.md"])
+def test_quoted_capability_messages_are_the_real_ones(name: str) -> None:
+    every = missing_privileges(0, network_enforce=True)
+    quoted = _CAP_LINE.findall((DOCS / name).read_text())
+    # a quote that wraps in prose is checked as far as its first line goes
+    assert quoted
+    for line in quoted:
+        assert any(real.startswith(line.rstrip()) for real in every), (line, every)
