@@ -161,3 +161,35 @@ def open_in_child(path: Path, count: int = 1, *, cpu: int | None = None) -> int:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return int(out.stdout)
+
+
+# The start of a child script that keeps an argument of a system call in a
+# page of its own (``page``), which another of its threads can unmap or
+# rewrite while the call runs: libc's mmap and munmap, declared for ctypes.
+OWN_PAGE_PRELUDE = """
+import ctypes, os, socket, struct, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
+"""
+
+
+def traced_child(
+    bee_args: tuple[str, ...], output: Path, script: str, *argv: str
+) -> tuple[Run, str]:
+    """Run a child script under a bee-trace of its own; its stdout, and the stopped run."""
+    with BeeTrace(*bee_args, output=output) as bee:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        time.sleep(0.3)  # the child's events reach the output
+        run = bee.stop()
+    assert run.returncode == 0, run.stderr
+    return run, proc.stdout

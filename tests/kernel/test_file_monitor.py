@@ -25,7 +25,16 @@ import jsonschema
 import pytest
 
 from bee_trace.outputs.jsonl import load_schema
-from tests.kernel.helpers import BeeTrace, as_int, as_list, as_str, program_exists, program_ids_of
+from tests.kernel.helpers import (
+    OWN_PAGE_PRELUDE,
+    BeeTrace,
+    as_int,
+    as_list,
+    as_str,
+    program_exists,
+    program_ids_of,
+    traced_child,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -459,18 +468,16 @@ def test_deep_paths_are_walked_whole(watch: Watch) -> None:
     assert event["resolved"] is True
 
 
+_FILE_ONLY = ("--probe-type", "file_monitor")
+
 # A failed open whose name another thread unmapped while the open waited
 # (on a FIFO with no writer, until a signal interrupts it).
-_UNMAPPING_OPEN = """
-import ctypes, os, signal, sys, threading
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_long]
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_UNMAPPING_OPEN = (
+    OWN_PAGE_PRELUDE
+    + """
+import signal
 libc.open.argtypes = [ctypes.c_void_p, ctypes.c_int]
 signal.signal(signal.SIGUSR1, lambda *_: None)
-page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
 ctypes.memmove(page, os.fsencode(sys.argv[1]) + b"\\0", len(sys.argv[1]) + 1)
 def unmap_then_interrupt():
     libc.munmap(page, 4096)
@@ -478,54 +485,18 @@ def unmap_then_interrupt():
 threading.Timer(0.3, unmap_then_interrupt).start()
 print(libc.open(page, os.O_RDONLY), ctypes.get_errno(), os.getpid())
 """
+)
 
 
 def test_a_failed_open_whose_name_is_unmapped_is_counted(tmp_path: Path) -> None:
     fifo = tmp_path / "id_rsa"
     os.mkfifo(fifo)
-    with BeeTrace("--probe-type", "file_monitor", output=tmp_path / "out.jsonl") as bee:
-        proc = subprocess.run(
-            [sys.executable, "-c", _UNMAPPING_OPEN, str(fifo)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        rc, err, pid = proc.stdout.split()
-        assert (rc, err) == ("-1", str(errno.EINTR))
-        time.sleep(0.3)
-        run = bee.stop()
-    assert run.returncode == 0, run.stderr
+    run, out = traced_child(_FILE_ONLY, tmp_path / "out.jsonl", _UNMAPPING_OPEN, str(fifo))
+    rc, err, pid = out.split()
+    assert (rc, err) == ("-1", str(errno.EINTR))
     # the name was gone when the open returned: not reported, but counted
     assert [e for e in run.events if e["pid"] == int(pid)] == []
     assert re.search(r"file_monitor: \d+ events?, 1 dropped", run.stderr), run.stderr
-
-
-def test_a_file_at_the_root_of_a_mount_is_judged_by_its_mount_point(tmp_path: Path) -> None:
-    # a secret volume: a tmpfs mounted on a watched directory; the parent
-    # dentry of a file in it is the tmpfs root, named "/"; two mounts stacked
-    secrets = tmp_path / "secrets"
-    secrets.mkdir()
-    policy = tmp_path / "policy.yml"
-    policy.write_text(f"files:\n  watch_read:\n    - {secrets}/*\n")
-    mounted: list[Path] = []
-    try:
-        for _ in range(2):
-            subprocess.run(["mount", "-t", "tmpfs", "bee-trace-test", str(secrets)], check=True)
-            mounted.append(secrets)
-        (secrets / "token").write_text("x\n")
-        with BeeTrace(
-            "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "o.jsonl"
-        ) as bee:
-            pid = _cat(secrets / "token")
-            time.sleep(0.3)
-            run = bee.stop()
-    finally:
-        for path in mounted:
-            subprocess.run(["umount", str(path)], check=True)
-    assert run.returncode == 0, run.stderr
-    (event,) = [e for e in run.events if e["pid"] == pid]
-    assert (event["path"], event["rule"]) == (str(secrets / "token"), f"{secrets}/*")
 
 
 # openat2 of a FIFO for reading; while it waits for a writer, a second thread
@@ -548,18 +519,8 @@ print(fd, os.getpid())
 def test_openat2_is_judged_by_the_opened_file_not_by_rewritten_flags(tmp_path: Path) -> None:
     fifo = tmp_path / "id_rsa"
     os.mkfifo(fifo)
-    with BeeTrace("--probe-type", "file_monitor", output=tmp_path / "out.jsonl") as bee:
-        proc = subprocess.run(
-            [sys.executable, "-c", _FLIPPING_OPENAT2, str(fifo)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        fd, pid = map(int, proc.stdout.split())
-        assert fd >= 0
-        time.sleep(0.3)
-        run = bee.stop()
-    assert run.returncode == 0, run.stderr
+    run, out = traced_child(_FILE_ONLY, tmp_path / "out.jsonl", _FLIPPING_OPENAT2, str(fifo))
+    fd, pid = map(int, out.split())
+    assert fd >= 0
     (event,) = [e for e in run.events if e["pid"] == pid]
     assert (event["syscall"], event["path"], event["result"]) == ("openat2", str(fifo), fd)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import BeeTrace, as_int, program_ids_of
+from tests.kernel.helpers import OWN_PAGE_PRELUDE, BeeTrace, as_int, program_ids_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -288,15 +288,10 @@ def test_enforcement_denies_and_is_gone_after_exit(tmp_path: Path, tcp_server: i
 # which a second thread unmaps, or rewrites to a family no socket takes and
 # another address, while the connect waits: its SYN was dropped (the
 # listener's accept queue is full) and is sent again a second later.
-_UNMAPPING_CONNECT = """
-import ctypes, struct, sys, threading
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_long]
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_UNMAPPING_CONNECT = (
+    OWN_PAGE_PRELUDE
+    + """
 libc.connect.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32]
-page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
 sa = struct.pack("!HH4s8x", socket.AF_INET, int(sys.argv[1]), socket.inet_aton("127.0.0.1"))
 ctypes.memmove(page, struct.pack("=H", socket.AF_INET) + sa[2:], len(sa))
 s = socket.socket()
@@ -310,6 +305,7 @@ threading.Timer(0.2, change).start()
 rc = libc.connect(s.fileno(), page, len(sa))
 print(rc, ctypes.get_errno())
 """
+)
 
 
 def _full_listener() -> tuple[socket.socket, socket.socket]:
