@@ -524,3 +524,7 @@ def test_openat2_is_judged_by_the_opened_file_not_by_rewritten_flags(tmp_path: P
     assert fd >= 0
     (event,) = [e for e in run.events if e["pid"] == pid]
     assert (event["syscall"], event["path"], event["result"]) == ("openat2", str(fifo), fd)
+    # the access mode reported is the opened file's, not the rewritten one
+    names = as_list(event["flag_names"])
+    assert "O_WRONLY" not in names
+    assert "O_PATH" not in names

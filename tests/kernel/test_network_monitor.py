@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +19,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import OWN_PAGE_PRELUDE, BeeTrace, as_int, program_ids_of
+from tests.kernel.helpers import (
+    OWN_PAGE_PRELUDE,
+    BeeTrace,
+    as_int,
+    program_ids_of,
+    traced_child,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -298,6 +305,9 @@ s = socket.socket()
 def change():
     if sys.argv[2] == "unmap":
         libc.munmap(page, 4096)
+    elif sys.argv[2] == "inet6":
+        # an IPv6 family on 16 bytes: too short to read as a destination
+        ctypes.memmove(page, struct.pack("=H", socket.AF_INET6), 2)
     else:
         bogus = struct.pack("!HH4s", 0x7777, 9, socket.inet_aton("127.0.0.9"))
         ctypes.memmove(page, bogus, len(bogus))
@@ -324,7 +334,7 @@ def _changing_connect(port: int, how: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("how", ["unmap", "rewrite"])
+@pytest.mark.parametrize("how", ["unmap", "rewrite", "inet6"])
 def test_a_connect_that_went_ahead_is_named_from_its_socket(net: Net, how: str) -> None:
     srv, filler = _full_listener()
     with srv, filler:
@@ -339,7 +349,7 @@ def test_a_connect_that_went_ahead_is_named_from_its_socket(net: Net, how: str) 
     assert (event["daddr"], event["dport"], event["result"]) == ("127.0.0.1", port, 0)
 
 
-@pytest.mark.parametrize("how", ["unmap", "rewrite"])
+@pytest.mark.parametrize("how", ["unmap", "rewrite", "inet6"])
 def test_a_refused_connect_whose_sockaddr_changed_is_counted(
     tmp_path: Path, arg_source: str, how: str
 ) -> None:
@@ -364,3 +374,34 @@ def test_a_refused_connect_whose_sockaddr_changed_is_counted(
         assert mine == []
         # (the one event is the filler's connect, from this process)
         assert "network_monitor: 1 event, 1 dropped" in run.stderr
+
+
+def test_a_connect_to_port_zero_is_reported(net: Net) -> None:
+    # UDP connects to port 0 succeed; the socket's peer has port 0, not none
+    pid, _ = _child(
+        f"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.connect(('{BLOCKED_HOST}', 0))"
+    )
+    (event,) = net.wait_for(pid)
+    assert (event["daddr"], event["dport"], event["result"]) == (BLOCKED_HOST, 0, 0)
+    assert event["blocked"] is True
+
+
+def test_sends_without_a_destination_are_neither_events_nor_drops(tmp_path: Path) -> None:
+    # to the connected peer (not an explicit destination), and with none on
+    # an unconnected socket (the kernel refuses it: EDESTADDRREQ)
+    code = (
+        "import os, socket, errno\n"
+        "rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "rx.bind(('127.0.0.1', 0))\n"
+        "c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "c.connect(rx.getsockname())\n"
+        "c.send(b'x')\n"
+        "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "try:\n    u.send(b'y')\nexcept OSError as e:\n    assert e.errno == errno.EDESTADDRREQ\n"
+        "print(os.getpid())"
+    )
+    run, out = traced_child(("--probe-type", "network_monitor"), tmp_path / "n.jsonl", code)
+    mine = [e for e in run.events if e["pid"] == int(out)]
+    # only the connect is an event
+    assert [e["syscall"] for e in mine] == ["connect"]
+    assert re.search(r"network_monitor: \d+ events?, 0 dropped", run.stderr), run.stderr

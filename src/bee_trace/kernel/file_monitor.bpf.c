@@ -128,6 +128,12 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } open_exit_chain SEC(".maps");
 
+/* can a descriptor opened with these flags read? write-only and O_PATH ones cannot */
+static __always_inline bool can_read(__u32 flags)
+{
+	return (flags & O_ACCMODE) != O_WRONLY && !(flags & O_PATH);
+}
+
 static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd, __u16 syscall)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -136,8 +142,12 @@ static __always_inline int remember_open(__u64 filename, __u32 flags, __s32 dfd,
 	if (id >> 32 == cfg.self_tgid)
 		return 0;
 
-	/* only opens that can read: write-only and O_PATH descriptors cannot */
-	if ((flags & O_ACCMODE) == O_WRONLY || (flags & O_PATH))
+	/*
+	 * only opens that can read: write-only and O_PATH descriptors cannot.
+	 * openat2's flags are in the caller's memory, which another thread may
+	 * change before the kernel reads them: the exit decides for those.
+	 */
+	if (syscall != BT_SYS_OPENAT2 && !can_read(flags))
 		return 0;
 
 	p.filename = filename;
@@ -669,12 +679,6 @@ static __always_inline struct file *opened_file(struct scratch *s, __u32 fd)
 	return file_of_fd((struct task_struct *)bpf_get_current_task(), fd);
 }
 
-/* can a descriptor opened with these flags read? write-only and O_PATH ones cannot */
-static __always_inline bool can_read(__u32 flags)
-{
-	return (flags & O_ACCMODE) != O_WRONLY && !(flags & O_PATH);
-}
-
 /*
  * The call's arguments, from the registers the task entered the kernel with
  * (cfg.args_at_exit). False for a call that is not an open.
@@ -760,17 +764,21 @@ int open_slow(struct syscall_exit_ctx *ctx)
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
-	if (cfg.args_at_exit) {
+	if (cfg.args_at_exit)
 		s->have_args = id >> 32 != cfg.self_tgid && args_from_regs(ctx, &s->args);
+	if (s->have_args) {
 		/*
-		 * Can it read? An opened file says so itself: openat2's flags
-		 * are in the caller's memory, which may have changed since.
+		 * Can it read? An opened file says so itself, and its access mode
+		 * is what is reported: openat2's flags are in the caller's memory,
+		 * which another thread may have changed since the kernel read them.
 		 */
-		struct file *opened = s->file;
+		if (ctx->ret >= 0) {
+			struct file *opened = s->file;
+			__u32 mode = BPF_CORE_READ(opened, f_flags) & (O_ACCMODE | O_PATH);
 
-		if (s->have_args)
-			s->have_args = can_read(ctx->ret >= 0 ? BPF_CORE_READ(opened, f_flags)
-							      : s->args.flags);
+			s->args.flags = (s->args.flags & ~(O_ACCMODE | O_PATH)) | mode;
+		}
+		s->have_args = can_read(s->args.flags);
 	}
 
 	if (ctx->ret < 0) {

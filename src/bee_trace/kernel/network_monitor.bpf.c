@@ -8,9 +8,10 @@
  * caller's sockaddr and report it with the result, and nothing runs at
  * syscall entry, which would slow every system call on the host. Elsewhere
  * the entry keeps the destination and the exit adds the result. Either way
- * the sockaddr is the caller's memory: a second thread that rewrites it
- * while the call runs changes what is reported, but not what the cgroup
- * hooks below see, which is the kernel's own copy. Denying uses cgroup
+ * the sockaddr is the caller's memory, which a second thread can rewrite or
+ * unmap while the call runs: so a connect that went ahead is named from its
+ * socket, and a destination that no longer reads as one, on a call the
+ * kernel went ahead with, is counted as a drop (see settle). Denying uses cgroup
  * sock_addr hooks on the root of the cgroup v2 tree, which run before the
  * kernel acts on the address and can refuse it with EPERM; they are loaded
  * only when enforcement is on.
@@ -148,7 +149,7 @@ static __always_inline bool is_datagram(__u8 protocol)
 
 enum sockaddr_read {
 	SOCKADDR_OK,
-	/* no destination given: none at all, too short, AF_UNSPEC on IPv6 */
+	/* reads as no destination: none at all, too short, AF_UNSPEC on IPv6 */
 	SOCKADDR_NONE,
 	/*
 	 * a family the socket cannot take, or memory that cannot be read: the
@@ -208,21 +209,25 @@ static __always_inline bool read_peer(struct bt_net_event *ev, struct sock *sk)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
+	__u64 any[2] = {};
+
 	ev->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
-	if (ev->dport == 0)
-		return false; /* no peer: the connect was a disconnect (AF_UNSPEC) */
 	if (family == AF_INET) {
 		__u32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 
 		ev->family = AF_INET;
 		__builtin_memcpy(ev->daddr, &addr, 4);
-		return true;
+		/* no peer at all: the connect was a disconnect (AF_UNSPEC) */
+		return addr != 0 || ev->dport != 0;
 	}
 	if (family != AF_INET6 ||
 	    bpf_probe_read_kernel(ev->daddr, 16,
 				  (void *)sk +
 				      bpf_core_field_offset(struct sock_common, skc_v6_daddr)))
+		return false;
+	__builtin_memcpy(any, ev->daddr, 16);
+	if (!any[0] && !any[1] && ev->dport == 0)
 		return false;
 	ev->family = AF_INET6;
 	if (is_v4_mapped(ev->daddr)) {
@@ -231,6 +236,14 @@ static __always_inline bool read_peer(struct bt_net_event *ev, struct sock *sk)
 		__builtin_memset(&ev->daddr[4], 0, 12);
 	}
 	return true;
+}
+
+/* is the socket connected to a peer? */
+static __always_inline bool has_peer(struct sock *sk)
+{
+	struct bt_net_event peer = {};
+
+	return read_peer(&peer, sk);
 }
 
 /*
@@ -267,9 +280,14 @@ static __always_inline struct pending_net *describe(__u32 fd, const void *uaddr,
 	if (syscall != BT_NET_CONNECT && !is_datagram(p->ev.protocol))
 		return NULL;
 	got = read_sockaddr(&p->ev, uaddr, len, BPF_CORE_READ(sk, __sk_common.skc_family));
-	if (got == SOCKADDR_NONE)
+	/*
+	 * a send that names no destination goes to the socket's peer: not an
+	 * explicit destination, not an event. On a socket with no peer the
+	 * kernel had one, whatever the caller's memory says now: settle decides.
+	 */
+	if (got == SOCKADDR_NONE && syscall != BT_NET_CONNECT && has_peer(sk))
 		return NULL;
-	p->undecided = got == SOCKADDR_UNKNOWN;
+	p->undecided = got != SOCKADDR_OK;
 	p->sk = sk;
 	p->ev.syscall = syscall;
 	fill_header(&p->ev.hdr, task, BT_EVENT_NETWORK);
