@@ -255,6 +255,11 @@ MIRRORS: Final[dict[str, type[ctypes.Structure]]] = {
 }
 
 
+def mirrors_of(*names: str) -> dict[str, type[ctypes.Structure]]:
+    """The mirrors of the named C structs, for a probe's ``records``."""
+    return {name: MIRRORS[name] for name in names}
+
+
 def mirror_layout(mirror: type[ctypes.Structure]) -> StructLayout:
     """The layout of a ctypes mirror, in the same shape as BTF gives it."""
     offsets: dict[str, int] = {}

@@ -18,11 +18,11 @@ from bee_trace.events.model import FileAccessEvent, process_info, utc_from_ns
 from bee_trace.events.mounts import MountTable
 from bee_trace.events.records import (
     AnyHeader,
-    EventHeader,
     EventKind,
     FileConfig,
     FileEvent,
     FilterKey,
+    mirrors_of,
 )
 from bee_trace.host.features import task_btf_missing
 from bee_trace.policy import FilterKey as PolicyFilterKey
@@ -92,12 +92,12 @@ class FileProbe(Probe):
     object_name: ClassVar[str] = "file_monitor.bpf.o"
     event_kind: ClassVar[int] = EventKind.FILE_ACCESS
     accepts_open_handoffs: ClassVar[bool] = True
-    records: ClassVar[dict[str, type]] = {
-        "bt_event_header": EventHeader,
-        "bt_file_event": FileEvent,
-        "bt_filter_key": FilterKey,
-        "bt_file_config": FileConfig,
-    }
+    records: ClassVar[dict[str, type]] = mirrors_of(
+        "bt_event_header",
+        "bt_file_event",
+        "bt_filter_key",
+        "bt_file_config",
+    )
     # the exit program serves every open: it tells them apart by syscall number
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "exit_openat": ("sys_exit_open", "sys_exit_openat2", "sys_exit_open_by_handle_at"),

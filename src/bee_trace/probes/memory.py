@@ -21,11 +21,11 @@ from bee_trace.events.model import MemoryAccessEvent, ProcessInfo
 from bee_trace.events.records import (
     COMM_LEN,
     AnyHeader,
-    EventHeader,
     EventKind,
     ExeId,
     MemConfig,
     MemEvent,
+    mirrors_of,
 )
 from bee_trace.probes.base import Probe
 
@@ -140,12 +140,12 @@ class MemoryProbe(Probe):
     name: ClassVar[str] = "memory_monitor"
     object_name: ClassVar[str] = "memory_monitor.bpf.o"
     event_kind: ClassVar[int] = EventKind.MEMORY
-    records: ClassVar[dict[str, type]] = {
-        "bt_event_header": EventHeader,
-        "bt_mem_event": MemEvent,
-        "bt_exe_id": ExeId,
-        "bt_mem_config": MemConfig,
-    }
+    records: ClassVar[dict[str, type]] = mirrors_of(
+        "bt_event_header",
+        "bt_mem_event",
+        "bt_exe_id",
+        "bt_mem_config",
+    )
     # one /proc/<pid>/mem check for the exit of every open
     also_attach: ClassVar[dict[str, tuple[str, ...]]] = {
         "mem_exit_openat": ("sys_exit_open", "sys_exit_openat2"),

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, ClassVar, Final
 from bee_trace.events.model import NetworkConnectionEvent, ProcessInfo
 from bee_trace.events.records import (
     AnyHeader,
-    EventHeader,
     EventKind,
     LpmV4,
     LpmV6,
@@ -35,6 +34,7 @@ from bee_trace.events.records import (
     NetEvent,
     UdpKey,
     UdpValue,
+    mirrors_of,
 )
 from bee_trace.host.cgroup import CgroupUnavailableError, cgroup2_root, v1_socket_controllers
 from bee_trace.host.features import cgroup_hooks_missing
@@ -100,15 +100,15 @@ class NetworkProbe(Probe):
     object_name: ClassVar[str] = "network_monitor.bpf.o"
     event_kind: ClassVar[int] = EventKind.NETWORK
     entry_programs: ClassVar[tuple[str, ...]] = ("enter_connect", "enter_sendto", "enter_sendmsg")
-    records: ClassVar[dict[str, type]] = {
-        "bt_event_header": EventHeader,
-        "bt_net_event": NetEvent,
-        "bt_lpm_v4": LpmV4,
-        "bt_lpm_v6": LpmV6,
-        "bt_udp_key": UdpKey,
-        "bt_udp_value": UdpValue,
-        "bt_net_config": NetConfig,
-    }
+    records: ClassVar[dict[str, type]] = mirrors_of(
+        "bt_event_header",
+        "bt_net_event",
+        "bt_lpm_v4",
+        "bt_lpm_v6",
+        "bt_udp_key",
+        "bt_udp_value",
+        "bt_net_config",
+    )
 
     def __init__(self, ctx: ProbeContext) -> None:
         """Decide on enforcement; nothing touches the kernel yet."""
