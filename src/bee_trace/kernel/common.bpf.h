@@ -116,6 +116,17 @@ static __always_inline struct file *file_of_fd(struct task_struct *task, __u32 f
 	return f;
 }
 
+/*
+ * The registers the current task entered the kernel with, which hold the
+ * arguments of the system call now ending (SYSCALL_ARGn in core_types.h).
+ * Only where the kernel has bpf_task_pt_regs (5.15): each object's
+ * cfg.args_at_exit says so, and code that calls this must be behind it.
+ */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
 /* syscall tracepoint contexts, as the format files under tracefs lay them out */
 struct syscall_enter_ctx {
 	__u64 common;

@@ -685,8 +685,7 @@ static __always_inline struct file *opened_file(struct scratch *s, __u32 fd)
  */
 static __always_inline bool args_from_regs(struct syscall_exit_ctx *ctx, struct pending_open *p)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct pt_regs *regs = syscall_regs();
 	__u64 a0 = SYSCALL_ARG1(regs), a1 = SYSCALL_ARG2(regs), a2 = SYSCALL_ARG3(regs);
 	struct open_how how = {};
 	long nr = ctx->nr;
@@ -836,18 +835,18 @@ static __always_inline int finish_open(struct syscall_exit_ctx *ctx)
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
-	s->have_args = 0;
 	if (!cfg.args_at_exit) {
 		/* the entry program kept the arguments of readable opens by others */
 		__u64 id = bpf_get_current_pid_tgid();
 		struct pending_open *p = bpf_map_lookup_elem(&pending, &id);
 
+		s->have_args = p != NULL;
 		if (p) {
 			s->args = *p;
-			s->have_args = 1;
 			bpf_map_delete_elem(&pending, &id);
 		}
 	}
+	/* with cfg.args_at_exit the second stage reads them itself */
 	if (ctx->ret < 0) {
 		bpf_tail_call(ctx, &open_stages, 0);
 		return 0;

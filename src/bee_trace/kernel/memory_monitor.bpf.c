@@ -220,8 +220,7 @@ static __always_inline struct bt_mem_event *judge_vm(__u64 pid, __u8 op)
  */
 static __always_inline void args_at_exit(__u64 *a0, __u64 *a1)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct pt_regs *regs = syscall_regs();
 
 	*a0 = SYSCALL_ARG1(regs);
 	*a1 = SYSCALL_ARG2(regs);

@@ -443,7 +443,7 @@ static __always_inline int finish(struct syscall_exit_ctx *ctx, __u8 syscall)
 	}
 
 	/* the arguments, from the registers the caller entered the kernel with */
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	regs = syscall_regs();
 	fd = SYSCALL_ARG1(regs);
 	if (syscall == BT_NET_CONNECT) {
 		uaddr = SYSCALL_ARG2(regs);
