@@ -1,12 +1,16 @@
-"""Events the output tests start from, and a way to change a few of their fields."""
+"""What unit tests build their inputs from: events with a few fields changed, policy texts."""
 
 from __future__ import annotations
 
 import dataclasses
 import errno
 import json
+import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import pytest
 
 from bee_trace.events.model import (
     Event,
@@ -16,6 +20,7 @@ from bee_trace.events.model import (
     ProcessInfo,
 )
 from bee_trace.outputs import jsonl
+from bee_trace.policy import Policy, PolicyError, parse_policy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -102,3 +107,40 @@ def record_of(event: Event) -> dict[str, object]:
     """The event's JSON line, parsed."""
     record: dict[str, object] = json.loads(jsonl.format_event(event))
     return record
+
+
+# -- policies ----------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_POLICY = REPO / ".github" / "security.yml"
+SOURCE = "p.yml"
+
+
+def parse(text: str) -> Policy:
+    """The policy in an indented text, read as the file p.yml."""
+    return parse_policy(textwrap.dedent(text), SOURCE)
+
+
+def policy_error(text: str) -> PolicyError:
+    """What parse refuses the text with."""
+    with pytest.raises(PolicyError) as caught:
+        parse(text)
+    return caught.value
+
+
+def problems(text: str) -> list[str]:
+    """The problems parse finds in the text."""
+    return policy_error(text).problems
+
+
+def only_problem(text: str) -> str:
+    """The one problem parse finds in the text."""
+    found = problems(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def listed(section: str, key: str, *entries: str) -> str:
+    """A policy whose section.key lists ``entries``, one per line from line 3."""
+    lines = "".join(f"    - {entry}\n" for entry in entries)
+    return f"{section}:\n  {key}:\n{lines}"
