@@ -1,4 +1,4 @@
-"""What unit tests build their inputs from: events with a few fields changed, policy texts."""
+"""What unit tests build their inputs from: events, policy texts, probe contexts."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bee_trace.events.model import (
 )
 from bee_trace.outputs import jsonl
 from bee_trace.policy import Policy, PolicyError, parse_policy
+from bee_trace.probes import ProbeContext
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -144,3 +145,21 @@ def listed(section: str, key: str, *entries: str) -> str:
     """A policy whose section.key lists ``entries``, one per line from line 3."""
     lines = "".join(f"    - {entry}\n" for entry in entries)
     return f"{section}:\n  {key}:\n{lines}"
+
+
+# -- probes ------------------------------------------------------------------------------
+
+BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
+SELF_PID = 777
+# above the largest pid_max (2**22): never a live process
+DEAD_PID = 2**22 + 123
+
+
+def probe_context(policy: str, *, enforce: bool = False) -> ProbeContext:
+    """What a probe is made with: the policy text, a pid of ours and a boot clock."""
+    return ProbeContext(
+        policy=parse_policy(policy, "test"),
+        self_pid=SELF_PID,
+        boot_to_utc_ns=BOOT_TO_UTC_NS,
+        enforce=enforce,
+    )

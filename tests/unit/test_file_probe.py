@@ -16,18 +16,16 @@ from bee_trace.events import records
 from bee_trace.events.mounts import MountTable, kernel_dev
 from bee_trace.events.records import EventKind, FileEvent
 from bee_trace.events.resolve import AT_FDCWD
-from bee_trace.policy import FilterKind, kernel_filter_keys, parse_policy
+from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.policy.signatures import SignatureSet, SigTag, signature_set
-from bee_trace.probes.base import ProbeContext, object_path
+from bee_trace.probes.base import object_path
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
 from tests.fakes import FakeObject, bpf
+from tests.unit.builders import DEAD_PID, SELF_PID, probe_context
 
 if TYPE_CHECKING:
     from bee_trace.events.model import FileAccessEvent
 
-BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
-SELF_PID = 777
-DEAD_PID = 2**22 + 123
 PATH_OFFSET = FileEvent.path.offset
 LONG_NAME = "x" * 70
 
@@ -47,10 +45,7 @@ files:
 
 
 def make_probe(policy: str = POLICY) -> FileProbe:
-    ctx = ProbeContext(
-        policy=parse_policy(policy, "test"), self_pid=SELF_PID, boot_to_utc_ns=BOOT_TO_UTC_NS
-    )
-    return FileProbe(ctx)
+    return FileProbe(probe_context(policy))
 
 
 @pytest.fixture
