@@ -354,11 +354,33 @@ def mounted(probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return probe
 
 
-def test_decode_fs_relative_located(mounted: FileProbe) -> None:
-    event = decode(mounted, b"/data/u/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=DATA_DEV)
+@pytest.mark.parametrize(
+    ("raw", "dev", "path", "resolved"),
+    [
+        pytest.param(b"/data/u/.ssh/id_rsa", DATA_DEV, b"/srv/u/.ssh/id_rsa", True, id="located"),
+        pytest.param(
+            b"/other/.ssh/id_rsa",
+            kernel_dev(9, 9),
+            b"/other/.ssh/id_rsa",
+            False,
+            id="not_mounted_here",
+        ),
+        pytest.param(
+            b"/home/.ssh/id_rsa",
+            DATA_DEV,
+            b"/home/.ssh/id_rsa",
+            False,
+            id="outside_the_mounted_part",
+        ),
+    ],
+)
+def test_decode_fs_relative(
+    mounted: FileProbe, raw: bytes, dev: int, path: bytes, *, resolved: bool
+) -> None:
+    event = decode(mounted, raw, source=PathSource.FS_RELATIVE, dev=dev)
     assert event is not None
-    assert event.path == b"/srv/u/.ssh/id_rsa"
-    assert event.resolved is True
+    assert event.path == path
+    assert event.resolved is resolved
 
 
 def test_decode_fs_relative_located_then_matched_by_the_whole_path(mounted: FileProbe) -> None:
@@ -370,22 +392,6 @@ def test_decode_fs_relative_located_then_matched_by_the_whole_path(mounted: File
     assert event.path == b"/etc/ssl/private/a.pem"
     assert event.rule == "/etc/ssl/private/*"
     assert event.resolved is True
-
-
-def test_decode_fs_relative_not_mounted_here(mounted: FileProbe) -> None:
-    event = decode(
-        mounted, b"/other/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=kernel_dev(9, 9)
-    )
-    assert event is not None
-    assert event.path == b"/other/.ssh/id_rsa"
-    assert event.resolved is False
-
-
-def test_decode_fs_relative_outside_the_mounted_part(mounted: FileProbe) -> None:
-    event = decode(mounted, b"/home/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=DATA_DEV)
-    assert event is not None
-    assert event.path == b"/home/.ssh/id_rsa"
-    assert event.resolved is False
 
 
 def test_decode_fs_relative_unlocated_refined_away(mounted: FileProbe) -> None:
