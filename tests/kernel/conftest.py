@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,3 +27,12 @@ def arg_source(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             mp.delenv(FORCE_NO_TASK_BTF_ENV, raising=False)
         yield str(request.param)
+
+
+@pytest.fixture
+def sibling() -> Iterator[int]:
+    """The pid of a sleeping process, for a test to read the memory of."""
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()

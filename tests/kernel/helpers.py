@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,6 +162,41 @@ def open_in_child(path: Path, count: int = 1, *, cpu: int | None = None) -> int:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return int(out.stdout)
+
+
+def flood_while_stopped(
+    tmp_path: Path, suffix: str, count: int, *, limits: str = "", cpu: int | None = None
+) -> tuple[int, Run]:
+    """Watch one file, stop bee-trace, open the file count times, resume, stop bee-trace.
+
+    ``limits`` is the policy's limits section, if any. With cpu, the opens run
+    on that CPU, and one more open there once bee-trace has resumed lets perf
+    report the samples it lost. Returns the flooding child's pid and the run.
+    """
+    target = tmp_path / f"flood{suffix}"
+    target.write_text("x")
+    policy = tmp_path / "policy.yml"
+    policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n{limits}")
+    with BeeTrace(
+        "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
+    ) as bee:
+        os.kill(bee.pid, signal.SIGSTOP)
+        try:
+            pid = open_in_child(target, count, cpu=cpu)
+        finally:
+            os.kill(bee.pid, signal.SIGCONT)
+        time.sleep(0.5)
+        if cpu is not None:
+            open_in_child(target, cpu=cpu)
+            time.sleep(0.5)
+        return pid, bee.stop()
+
+
+def file_monitor_counts(run: Run) -> tuple[int, int]:
+    """The events and drops the run's summary reports for file_monitor."""
+    m = re.search(r"file_monitor: (\d+) events?, (\d+) dropped", run.stderr)
+    assert m, run.stderr
+    return int(m.group(1)), int(m.group(2))
 
 
 # The start of a child script that keeps an argument of a system call in a

@@ -9,22 +9,22 @@ differently built kernel.
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kernel.helpers import BeeTrace, Run, open_in_child
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from tests.kernel.helpers import (
+    BeeTrace,
+    Run,
+    file_monitor_counts,
+    flood_while_stopped,
+    open_in_child,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -36,14 +36,6 @@ WAIT_S = 10.0
 @pytest.fixture(autouse=True)
 def perf_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BEE_TRACE_FORCE_PERFBUF", "1")
-
-
-@pytest.fixture
-def sibling() -> Iterator[int]:
-    proc = subprocess.Popen(["sleep", "60"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
 
 
 def _run_until(bee: BeeTrace, pid: int) -> Run:
@@ -126,32 +118,17 @@ def test_cross_process_read_through_perf_buffers(tmp_path: Path, sibling: int) -
 
 def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> None:
     """Stop bee-trace, flood, resume: every open is delivered or counted dropped."""
-    suffix = f".beetest-pflood-{os.getpid()}"
-    target = tmp_path / f"flood{suffix}"
-    target.write_text("x")
-    policy = tmp_path / "policy.yml"
     # small perf buffers, so that the flood overruns them
-    policy.write_text(
-        f"files:\n  watch_read:\n    - '*{suffix}'\nlimits:\n  ring_buffer_bytes: 65536\n"
+    pid, run = flood_while_stopped(
+        tmp_path,
+        f".beetest-pflood-{os.getpid()}",
+        FLOOD_OPENS,
+        limits="limits:\n  ring_buffer_bytes: 65536\n",
+        cpu=0,
     )
-    with BeeTrace(
-        "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
-    ) as bee:
-        os.kill(bee.pid, signal.SIGSTOP)
-        try:
-            pid = open_in_child(target, FLOOD_OPENS, cpu=0)
-        finally:
-            os.kill(bee.pid, signal.SIGCONT)
-        time.sleep(0.5)
-        # one more record once there is room: perf reports the lost samples with it
-        open_in_child(target, cpu=0)
-        time.sleep(0.5)
-        run = bee.stop()
     assert run.returncode == 0, run.stderr
     delivered = [e for e in run.events if e["pid"] == pid]
-    m = re.search(r"file_monitor: (\d+) events?, (\d+) dropped", run.stderr)
-    assert m, run.stderr
-    events, dropped = int(m.group(1)), int(m.group(2))
+    events, dropped = file_monitor_counts(run)
     assert dropped > 0, "the flood should overrun the perf buffers while bee-trace is stopped"
     assert events == len(run.events)
     assert len(delivered) + dropped == FLOOD_OPENS

@@ -362,14 +362,14 @@ def _open_in_child(path: Path, times: int = 1) -> None:
     subprocess.run(["cat", *[str(path)] * times], check=True, capture_output=True)
 
 
-@pytest.fixture
-def watched(tmp_path: Path) -> Iterator[tuple[BpfObject, Path]]:
-    """file_monitor loaded and attached, watching one file of tmp_path."""
-    suffix = f".beetest-ring-{os.getpid()}"
+def _watch_one_file(tmp_path: Path, *, perf: bool) -> Iterator[tuple[BpfObject, Path]]:
+    """file_monitor (its perf-buffer build if perf) loaded and attached, watching one file."""
+    suffix = f".beetest-{'perf' if perf else 'ring'}-{os.getpid()}"
     target = tmp_path / f"t{suffix}"
     target.write_text("x")
     probe = _watching_file_probe(suffix)
-    obj = BpfObject(object_path(probe.object_name))
+    name = perfbuf_object(probe.object_name) if perf else probe.object_name
+    obj = BpfObject(object_path(name))
     try:
         probe.configure(obj)
         obj.load()
@@ -378,6 +378,26 @@ def watched(tmp_path: Path) -> Iterator[tuple[BpfObject, Path]]:
         yield obj, target
     finally:
         obj.close()
+
+
+def _run(buffer: RingBuffer | MappedRingBuffer | PerfBuffer, how: str) -> Callable[[], int]:
+    """The buffer's poll (waiting up to 5 s) or its consume."""
+    return (lambda: buffer.poll(5000)) if how == "poll" else buffer.consume
+
+
+def _no_epoll_at(fd: int) -> None:
+    """Put a file that is no epoll instance where a consumer's epoll fd was."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[BpfObject, Path]]:
+    """file_monitor loaded and attached, watching one file of tmp_path."""
+    yield from _watch_one_file(tmp_path, perf=False)
 
 
 @pytest.mark.parametrize("how", ["poll", "consume"])
@@ -395,7 +415,7 @@ def test_a_handler_error_is_raised_from_poll(watched: tuple[BpfObject, Path], ho
     try:
         ring.add(obj.map("events"), handler)
         _open_in_child(target, times=2)
-        run: Callable[[], int] = (lambda: ring.poll(5000)) if how == "poll" else ring.consume
+        run = _run(ring, how)
         with pytest.raises(_BoomError, match="handler failed"):
             run()
         # the error is raised once; the record after it is still there
@@ -414,12 +434,7 @@ def test_a_failing_epoll_is_a_load_error(loaded_net: BpfObject) -> None:
     epoll_fd.argtypes = [ctypes.c_void_p]
     try:
         ring.add(loaded_net.map("events"), lambda _raw: None)
-        # put a file that is no epoll instance where the consumer's epoll fd was
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        try:
-            os.dup2(devnull, epoll_fd(ring._ptr))  # noqa: SLF001 - the raw consumer
-        finally:
-            os.close(devnull)
+        _no_epoll_at(epoll_fd(ring._ptr))  # noqa: SLF001 - the raw consumer
         with pytest.raises(LoadError) as e:
             ring.poll(0)
         assert e.value.errno == errno.EINVAL
@@ -520,7 +535,7 @@ def test_a_batch_handler_error_is_raised_once_and_its_records_are_gone(
     try:
         ring.add(obj.map("events"), handler)
         _open_in_child(target, times=2)
-        run: Callable[[], int] = (lambda: ring.poll(5000)) if how == "poll" else ring.consume
+        run = _run(ring, how)
         with pytest.raises(_BoomError, match="handler failed"):
             run()
         # the handler had the whole batch, and must count what it could not take
@@ -534,12 +549,7 @@ def test_a_failing_epoll_wait_is_a_load_error(loaded_net: BpfObject) -> None:
     ring = MappedRingBuffer()
     try:
         ring.add(loaded_net.map("events"), lambda _batch: None)
-        # put a file that is no epoll instance where the consumer's epoll fd was
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        try:
-            os.dup2(devnull, ring._epoll.fileno())  # type: ignore[union-attr]  # noqa: SLF001
-        finally:
-            os.close(devnull)
+        _no_epoll_at(ring._epoll.fileno())  # type: ignore[union-attr]  # noqa: SLF001
         with pytest.raises(LoadError) as e:
             ring.poll(0)
         assert e.value.errno == errno.EINVAL
@@ -582,19 +592,7 @@ def test_feature_probes_answer_for_the_running_kernel() -> None:
 @pytest.fixture
 def watched_perf(tmp_path: Path) -> Iterator[tuple[BpfObject, Path]]:
     """file_monitor's perf-buffer build loaded and attached, watching one file."""
-    suffix = f".beetest-perf-{os.getpid()}"
-    target = tmp_path / f"t{suffix}"
-    target.write_text("x")
-    probe = _watching_file_probe(suffix)
-    obj = BpfObject(object_path(perfbuf_object(probe.object_name)))
-    try:
-        probe.configure(obj)
-        obj.load()
-        probe.populate(obj)
-        probe.attach(obj)
-        yield obj, target
-    finally:
-        obj.close()
+    yield from _watch_one_file(tmp_path, perf=True)
 
 
 @pytest.mark.parametrize("how", ["poll", "consume"])
@@ -613,7 +611,7 @@ def test_a_perf_handler_error_is_raised_and_later_records_still_delivered(
     try:
         perf.add(obj.map("events"), handler)
         _open_in_child(target, times=2)
-        run: Callable[[], int] = (lambda: perf.poll(5000)) if how == "poll" else perf.consume
+        run = _run(perf, how)
         # the first error is raised, once; a perf buffer has no way to stop
         # part way, so the record after it was handed over too
         with pytest.raises(_BoomError, match="handler failed 1"):

@@ -9,27 +9,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.kernel.helpers import BeeTrace
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("arg_source")]
 
 ACCESSOR = Path(__file__).with_name("accessor.py")
 WAIT_S = 10.0
-
-
-@pytest.fixture
-def sibling() -> Iterator[int]:
-    proc = subprocess.Popen(["sleep", "60"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
 
 
 @dataclass

@@ -17,7 +17,7 @@ from bee_trace.probes import ProbeContext
 from bee_trace.probes.file import FileProbe
 from bee_trace.runtime import Monitor
 from tests.fakes import Recorder
-from tests.kernel.helpers import BeeTrace, open_in_child
+from tests.kernel.helpers import BeeTrace, file_monitor_counts, flood_while_stopped, open_in_child
 
 pytestmark = pytest.mark.kernel
 
@@ -27,26 +27,10 @@ FLOOD_OPENS = 60_000
 def test_no_event_is_lost_unseen_when_the_consumer_stalls(tmp_path: Path) -> None:
     """Stop bee-trace, flood, resume: every open is delivered or counted dropped."""
     # unique per run, so that a concurrent run's flood is not counted here
-    suffix = f".beetest-flood-{os.getpid()}"
-    target = tmp_path / f"flood{suffix}"
-    target.write_text("x")
-    policy = tmp_path / "policy.yml"
-    policy.write_text(f"files:\n  watch_read:\n    - '*{suffix}'\n")
-    with BeeTrace(
-        "--probe-type", "file_monitor", "--config", str(policy), output=tmp_path / "out.jsonl"
-    ) as bee:
-        os.kill(bee.pid, signal.SIGSTOP)
-        try:
-            pid = open_in_child(target, FLOOD_OPENS)
-        finally:
-            os.kill(bee.pid, signal.SIGCONT)
-        time.sleep(0.5)
-        run = bee.stop()
+    pid, run = flood_while_stopped(tmp_path, f".beetest-flood-{os.getpid()}", FLOOD_OPENS)
     assert run.returncode == 0, run.stderr
     delivered = [e for e in run.events if e["pid"] == pid]
-    m = re.search(r"file_monitor: (\d+) events?, (\d+) dropped", run.stderr)
-    assert m, run.stderr
-    events, dropped = int(m.group(1)), int(m.group(2))
+    events, dropped = file_monitor_counts(run)
     assert dropped > 0, "the flood should overrun the ring buffer while bee-trace is stopped"
     assert events == len(run.events)
     assert len(delivered) + dropped == FLOOD_OPENS

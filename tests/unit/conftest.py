@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
+from bee_trace.outputs import jsonl
 from bee_trace.probes import base, file
 
 
@@ -20,3 +22,13 @@ def kernel_without_task_regs(monkeypatch: pytest.MonkeyPatch) -> str:
     why = "the kernel has no bpf_task_pt_regs (Linux 5.15)"
     monkeypatch.setattr(base, "task_regs_missing", lambda _environ: why)
     return why
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    """The JSON Lines schema, checked, with its formats checked too."""
+    schema = jsonl.load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )

@@ -16,18 +16,16 @@ from bee_trace.events import records
 from bee_trace.events.mounts import MountTable, kernel_dev
 from bee_trace.events.records import EventKind, FileEvent
 from bee_trace.events.resolve import AT_FDCWD
-from bee_trace.policy import FilterKind, kernel_filter_keys, parse_policy
+from bee_trace.policy import FilterKind, kernel_filter_keys
 from bee_trace.policy.signatures import SignatureSet, SigTag, signature_set
-from bee_trace.probes.base import ProbeContext, object_path
+from bee_trace.probes.base import object_path
 from bee_trace.probes.file import FileProbe, OpenSyscall, PathSource
 from tests.fakes import FakeObject, bpf
+from tests.unit.builders import DEAD_PID, SELF_PID, probe_context
 
 if TYPE_CHECKING:
     from bee_trace.events.model import FileAccessEvent
 
-BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
-SELF_PID = 777
-DEAD_PID = 2**22 + 123
 PATH_OFFSET = FileEvent.path.offset
 LONG_NAME = "x" * 70
 
@@ -47,10 +45,7 @@ files:
 
 
 def make_probe(policy: str = POLICY) -> FileProbe:
-    ctx = ProbeContext(
-        policy=parse_policy(policy, "test"), self_pid=SELF_PID, boot_to_utc_ns=BOOT_TO_UTC_NS
-    )
-    return FileProbe(ctx)
+    return FileProbe(probe_context(policy))
 
 
 @pytest.fixture
@@ -359,11 +354,33 @@ def mounted(probe: FileProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return probe
 
 
-def test_decode_fs_relative_located(mounted: FileProbe) -> None:
-    event = decode(mounted, b"/data/u/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=DATA_DEV)
+@pytest.mark.parametrize(
+    ("raw", "dev", "path", "resolved"),
+    [
+        pytest.param(b"/data/u/.ssh/id_rsa", DATA_DEV, b"/srv/u/.ssh/id_rsa", True, id="located"),
+        pytest.param(
+            b"/other/.ssh/id_rsa",
+            kernel_dev(9, 9),
+            b"/other/.ssh/id_rsa",
+            False,
+            id="not_mounted_here",
+        ),
+        pytest.param(
+            b"/home/.ssh/id_rsa",
+            DATA_DEV,
+            b"/home/.ssh/id_rsa",
+            False,
+            id="outside_the_mounted_part",
+        ),
+    ],
+)
+def test_decode_fs_relative(
+    mounted: FileProbe, raw: bytes, dev: int, path: bytes, *, resolved: bool
+) -> None:
+    event = decode(mounted, raw, source=PathSource.FS_RELATIVE, dev=dev)
     assert event is not None
-    assert event.path == b"/srv/u/.ssh/id_rsa"
-    assert event.resolved is True
+    assert event.path == path
+    assert event.resolved is resolved
 
 
 def test_decode_fs_relative_located_then_matched_by_the_whole_path(mounted: FileProbe) -> None:
@@ -375,22 +392,6 @@ def test_decode_fs_relative_located_then_matched_by_the_whole_path(mounted: File
     assert event.path == b"/etc/ssl/private/a.pem"
     assert event.rule == "/etc/ssl/private/*"
     assert event.resolved is True
-
-
-def test_decode_fs_relative_not_mounted_here(mounted: FileProbe) -> None:
-    event = decode(
-        mounted, b"/other/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=kernel_dev(9, 9)
-    )
-    assert event is not None
-    assert event.path == b"/other/.ssh/id_rsa"
-    assert event.resolved is False
-
-
-def test_decode_fs_relative_outside_the_mounted_part(mounted: FileProbe) -> None:
-    event = decode(mounted, b"/home/.ssh/id_rsa", source=PathSource.FS_RELATIVE, dev=DATA_DEV)
-    assert event is not None
-    assert event.path == b"/home/.ssh/id_rsa"
-    assert event.resolved is False
 
 
 def test_decode_fs_relative_unlocated_refined_away(mounted: FileProbe) -> None:

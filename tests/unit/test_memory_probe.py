@@ -26,13 +26,11 @@ from bee_trace.probes.memory import (
     target_tgid,
 )
 from tests.fakes import FakeObject, bpf
+from tests.unit.builders import DEAD_PID, SELF_PID, probe_context
 
 if TYPE_CHECKING:
     from bee_trace.events.model import MemoryAccessEvent
 
-BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
-SELF_PID = 777
-DEAD_PID = 2**22 + 123
 OUR_PID = os.getpid()
 OUR_COMM = Path("/proc/self/comm").read_bytes().rstrip(b"\n")
 # an accessor other than us: the test's parent, or init
@@ -52,10 +50,7 @@ memory:
 
 def make_probe(*, enforce: bool = False, exe: str = sys.executable) -> MemoryProbe:
     text = POLICY.format(exe=exe, enforce=str(enforce).lower())
-    ctx = ProbeContext(
-        policy=parse_policy(text, "test"), self_pid=SELF_PID, boot_to_utc_ns=BOOT_TO_UTC_NS
-    )
-    return MemoryProbe(ctx)
+    return MemoryProbe(probe_context(text))
 
 
 @pytest.fixture

@@ -24,9 +24,7 @@ from bee_trace.events.records import (
     UdpValue,
 )
 from bee_trace.host.cgroup import CgroupUnavailableError
-from bee_trace.policy import parse_policy
 from bee_trace.probes import network
-from bee_trace.probes.base import ProbeContext
 from bee_trace.probes.network import (
     AF_INET,
     AF_INET6,
@@ -35,15 +33,12 @@ from bee_trace.probes.network import (
     NetworkProbe,
 )
 from tests.fakes import FakeObject, bpf
+from tests.unit.builders import BOOT_TO_UTC_NS, DEAD_PID, SELF_PID, probe_context
 
 if TYPE_CHECKING:
     from bee_trace.events.model import NetworkConnectionEvent
 
 TCP, UDP = 6, 17
-BOOT_TO_UTC_NS = 1_790_000_000 * 1_000_000_000
-SELF_PID = 777
-# above the largest pid_max (2**22): never a live process
-DEAD_PID = 2**22 + 123
 LIVE_PID = os.getpid()
 OUR_COMM = Path("/proc/self/comm").read_bytes().rstrip(b"\n")
 
@@ -58,13 +53,7 @@ network:
 
 
 def make_probe(policy: str = POLICY, *, enforce: bool = False) -> NetworkProbe:
-    ctx = ProbeContext(
-        policy=parse_policy(policy, "test"),
-        self_pid=SELF_PID,
-        boot_to_utc_ns=BOOT_TO_UTC_NS,
-        enforce=enforce,
-    )
-    return NetworkProbe(ctx)
+    return NetworkProbe(probe_context(policy, enforce=enforce))
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import pytest
 
 from bee_trace.cli import main
 from bee_trace.errors import ExitCode
-from bee_trace.policy import LimitsPolicy, PolicyError, parse_policy
+from bee_trace.policy import LimitsPolicy, parse_policy
 from bee_trace.policy.loader import OTHER_MAPS_MAX_BYTES, RING_BUFFERS
+from tests.unit.builders import policy_error
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,9 +20,7 @@ MIB = 1 << 20
 
 
 def problems(text: str) -> list[str]:
-    with pytest.raises(PolicyError) as caught:
-        parse_policy(textwrap.dedent(text), "p.yml")
-    return caught.value.lines()
+    return policy_error(text).lines()
 
 
 def test_defaults() -> None:

@@ -5,9 +5,8 @@
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,21 +22,18 @@ from bee_trace.policy import (
     parse_policy,
 )
 from bee_trace.policy import loader as loader_module
+from tests.unit.builders import DEFAULT_POLICY, REPO, SOURCE, parse, policy_error
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = "p.yml"
+if TYPE_CHECKING:
+    from pathlib import Path
+
 TOP_KEYS = "version, files, network, memory, limits"
 
 
-def parse(text: str) -> Policy:
-    return parse_policy(textwrap.dedent(text), SOURCE)
-
-
 def problems(text: str) -> list[str]:
-    with pytest.raises(PolicyError) as caught:
-        parse(text)
-    assert caught.value.lines() == caught.value.problems
-    return caught.value.problems
+    error = policy_error(text)
+    assert error.lines() == error.problems
+    return error.problems
 
 
 def only_problem(text: str) -> str:
@@ -466,8 +462,6 @@ def test_embedded_policy_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 # the default policy
-
-DEFAULT_POLICY = REPO / ".github" / "security.yml"
 
 REQUIRED_DEFAULT_PATTERNS = [
     "id_rsa",

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -15,38 +13,19 @@ from bee_trace.policy import (
     MemoryPolicy,
     MemoryWatch,
     Policy,
-    PolicyError,
     check_accessor,
     parse_policy,
 )
+from tests.unit.builders import DEFAULT_POLICY, listed, only_problem, parse, problems
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = "p.yml"
 EXPECTED = "expected a comm name or an absolute executable path"
 MEMORY_KEYS = "watch, allowed_accessors, enforce"
 WATCH_KEYS = "ptrace, process_vm, proc_mem"
 
 
-def parse(text: str) -> Policy:
-    return parse_policy(textwrap.dedent(text), SOURCE)
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(PolicyError) as caught:
-        parse(text)
-    return caught.value.problems
-
-
-def only_problem(text: str) -> str:
-    found = problems(text)
-    assert len(found) == 1, found
-    return found[0]
-
-
 def allowed(*entries: str) -> str:
     """A policy whose allowed_accessors holds ``entries``, one per line from line 3."""
-    lines = "".join(f"    - {entry}\n" for entry in entries)
-    return f"memory:\n  allowed_accessors:\n{lines}"
+    return listed("memory", "allowed_accessors", *entries)
 
 
 # valid sections
@@ -359,7 +338,7 @@ def test_allowed_comms_and_executables_keep_order() -> None:
 
 
 def default_text() -> str:
-    return (REPO / ".github" / "security.yml").read_text(encoding="utf-8")
+    return DEFAULT_POLICY.read_text(encoding="utf-8")
 
 
 def test_default_policy_watches_everything_allows_nothing_enforces_nothing() -> None:

@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from pathlib import Path
 
 import pytest
 
@@ -19,32 +17,14 @@ from bee_trace.policy import (
     parse_blocked,
     parse_policy,
 )
+from tests.unit.builders import DEFAULT_POLICY, REPO, listed, only_problem, parse, problems
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = "p.yml"
 EXPECTED = "expected an IP address or a network in CIDR notation"
-
-
-def parse(text: str) -> Policy:
-    return parse_policy(textwrap.dedent(text), SOURCE)
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(PolicyError) as caught:
-        parse(text)
-    return caught.value.problems
-
-
-def only_problem(text: str) -> str:
-    found = problems(text)
-    assert len(found) == 1, found
-    return found[0]
 
 
 def blocked(*entries: str) -> str:
     """A policy whose blocked_ips holds ``entries``, one per line from line 3."""
-    lines = "".join(f"    - {entry}\n" for entry in entries)
-    return f"network:\n  blocked_ips:\n{lines}"
+    return listed("network", "blocked_ips", *entries)
 
 
 # valid sections
@@ -452,13 +432,12 @@ def test_families_do_not_cross() -> None:
 
 
 def test_default_policy_blocks_nothing_and_enforces_nothing() -> None:
-    path = REPO / ".github" / "security.yml"
-    policy = parse_policy(path.read_text(encoding="utf-8"), str(path))
+    policy = parse_policy(DEFAULT_POLICY.read_text(encoding="utf-8"), str(DEFAULT_POLICY))
     assert policy.network == NetworkPolicy(blocked_ips=(), enforce=False)
 
 
 def test_default_policy_examples_parse_when_uncommented() -> None:
-    text = (REPO / ".github" / "security.yml").read_text(encoding="utf-8")
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
     section = text.split("\nnetwork:\n", 1)[1].split("\n\n", 1)[0]
     examples = re.findall(r"^  #     - (\S+)", section, flags=re.MULTILINE)
     assert examples
